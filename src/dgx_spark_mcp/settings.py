@@ -1,0 +1,101 @@
+"""One settings object for the whole server, read from ``DGX_SPARK_MCP_*`` and CLI flags.
+
+Flags win over the environment, the environment over the defaults.  Nothing here touches
+the disk: the data directory is created by the first component that writes to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["LogLevel", "Settings", "configure_logging", "default_data_dir"]
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+def default_data_dir() -> Path:
+    """The platform's per-user data directory (e.g. ``~/.local/share/dgx-spark-mcp``)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("dgx-spark-mcp", appauthor=False))
+
+
+def _default_roots() -> list[Path]:
+    roots = [Path.home(), Path.cwd()]
+    return [r.resolve() for i, r in enumerate(roots) if r not in roots[:i]]
+
+
+class Settings(BaseSettings):
+    """Effective configuration of one server process."""
+
+    model_config = SettingsConfigDict(env_prefix="DGX_SPARK_MCP_", extra="ignore", frozen=True)
+
+    home: Path = Field(
+        default_factory=default_data_dir,
+        description="Data directory (stores, caches). Env DGX_SPARK_MCP_HOME.",
+    )
+    allowed_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=_default_roots,
+        description=(
+            "Directories that file-reading tools may read below, os.pathsep-separated in "
+            "DGX_SPARK_MCP_ALLOWED_ROOTS. Default: the user's home and the current directory."
+        ),
+    )
+    log_level: LogLevel = Field(default="INFO", description="Level of the log written to stderr.")
+    engine_url: str = Field(
+        default="auto",
+        description="Local LLM engine: an OpenAI-compatible base URL, or 'auto' to probe loopback ports.",
+    )
+    auth_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token every HTTP request must carry when set (HTTP transports only).",
+    )
+
+    @field_validator("allowed_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in value.split(os.pathsep) if part.strip()]
+            if not value:
+                raise ValueError(
+                    "DGX_SPARK_MCP_ALLOWED_ROOTS is empty; give at least one directory, "
+                    f"several separated by {os.pathsep!r}"
+                )
+        return value
+
+    @field_validator("allowed_roots")
+    @classmethod
+    def _resolve_roots(cls, value: list[Path]) -> list[Path]:
+        return [p.expanduser().resolve() for p in value]
+
+    @field_validator("home")
+    @classmethod
+    def _resolve_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    def public_view(self) -> dict[str, Any]:
+        """The settings as JSON-ready data, with the token masked."""
+        data = self.model_dump(mode="json")
+        data["auth_token"] = "***" if self.auth_token else None
+        return data
+
+
+def configure_logging(level: LogLevel) -> None:
+    """Send every log record to stderr: on stdio, stdout belongs to JSON-RPC alone."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

@@ -1,0 +1,103 @@
+"""The MCP surface through the SDK's in-process client: every tool, resource and prompt."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+
+from dgx_spark_mcp.server import build_server
+from dgx_spark_mcp.settings import Settings
+
+from .conftest import structured
+
+pytestmark = pytest.mark.anyio
+
+TOOLS = {"detect_hardware", "list_hardware_profiles", "check_gpu_availability"}
+
+
+async def test_every_tool_has_description_described_args_output_schema_and_annotations(client: Client) -> None:
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert TOOLS <= set(tools)
+    for tool in tools.values():
+        assert tool.description and len(tool.description) > 40, tool.name
+        assert tool.output_schema and tool.output_schema.get("type") == "object", tool.name
+        assert tool.annotations is not None and tool.annotations.read_only_hint is True, tool.name
+        assert tool.title, tool.name
+        for arg, schema in tool.input_schema.get("properties", {}).items():
+            assert schema.get("description"), f"{tool.name}.{arg} has no description"
+
+
+async def test_detect_hardware_here_is_an_honest_no_gpu_snapshot(client: Client) -> None:
+    snap = structured(await client.call_tool("detect_hardware", {}))
+    assert snap["source"] == "host" and snap["gpu_stack"]["available"] is False
+    assert "libnvidia-ml" in snap["gpu_stack"]["reason"]
+    assert snap["host"]["cpu_logical_cores"] >= 1
+
+
+async def test_detect_hardware_on_a_recorded_dgx_h100(settings: Settings, machine: Any) -> None:
+    async with Client(build_server(settings, nvml=machine("dgx-h100"))) as c:
+        snap = structured(await c.call_tool("detect_hardware", {}))
+    assert snap["source"] == "nvml" and len(snap["gpus"]) == 8 and len(snap["topology"]) == 28
+    assert snap["gpus"][7]["mig_enabled"] is True
+    assert snap["gpu_stack"]["driver_version"] == "550.90.07"
+
+
+async def test_detect_hardware_for_a_profile(client: Client) -> None:
+    snap = structured(await client.call_tool("detect_hardware", {"profile": "dgx-spark"}))
+    assert snap["source"] == "profile" and snap["gpus"][0]["name"] == "NVIDIA GB10"
+
+
+async def test_unknown_profile_is_an_error_result_the_agent_can_read(client: Client) -> None:
+    result = await client.call_tool("detect_hardware", {"profile": "dgx-t4"})
+    assert result.is_error
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "unknown hardware profile 'dgx-t4'" in text and "dgx-h100" in text
+
+
+async def test_list_hardware_profiles_carries_sources(client: Client) -> None:
+    profiles = structured(await client.call_tool("list_hardware_profiles", {}))["profiles"]
+    spark = next(p for p in profiles if p["name"] == "dgx-spark")
+    assert spark["cpu"]["cores"] == {"value": 20, "source": spark["cpu"]["cores"]["source"]}
+    assert spark["gpu"]["memory_bandwidth_gb_s"]["source"]
+
+
+async def test_check_gpu_availability_on_a_recorded_machine(settings: Settings, machine: Any) -> None:
+    async with Client(build_server(settings, nvml=machine("dgx-h100"))) as c:
+        result = structured(await c.call_tool("check_gpu_availability", {"min_free_memory_gib": 20}))
+    assert result["free_gpus"] == [0, 1, 2, 4, 6]
+
+
+async def test_out_of_range_argument_is_rejected_naming_the_field(client: Client) -> None:
+    result = await client.call_tool("check_gpu_availability", {"max_utilization_pct": 150})
+    assert result.is_error
+    assert "max_utilization_pct" in result.content[0].text  # type: ignore[union-attr]
+
+
+async def test_resources_and_templates(client: Client) -> None:
+    resources = {str(r.uri) for r in (await client.list_resources()).resources}
+    assert "hardware://snapshot" in resources
+    templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
+    assert "hardware://profiles/{name}" in templates
+    snapshot = json.loads((await client.read_resource("hardware://snapshot")).contents[0].text)  # type: ignore[union-attr]
+    assert snapshot["source"] == "host"
+    profile = json.loads((await client.read_resource("hardware://profiles/dgx-b200")).contents[0].text)  # type: ignore[union-attr]
+    assert profile["gpu"]["count"]["value"] == 8
+
+
+async def test_unknown_profile_resource_is_not_found(settings: Settings) -> None:
+    async with Client(build_server(settings)) as c:
+        with pytest.raises(MCPError) as err:
+            await c.read_resource("hardware://profiles/nope")
+    assert err.value.error.code == -32602
+    assert "unknown hardware profile 'nope'" in err.value.error.message
+
+
+async def test_gpu_health_check_prompt(client: Client) -> None:
+    prompts = {p.name: p for p in (await client.list_prompts()).prompts}
+    assert prompts["gpu_health_check"].description
+    got = await client.get_prompt("gpu_health_check", {"min_free_memory_gib": "8"})
+    assert "min_free_memory_gib=8" in got.messages[0].content.text  # type: ignore[union-attr]
