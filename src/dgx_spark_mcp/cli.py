@@ -29,7 +29,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "log_level": args.log_level,
         "auth_token": getattr(args, "auth_token", None),
     }.items() if v is not None}
-    return Settings(**given)
+    return Settings.load(**given)
 
 
 def _emit(result: BaseModel, as_json: bool, render: Callable[[Any], str]) -> None:

@@ -6,6 +6,7 @@ is shown; anything else is a crash the SDK reports without details and logs to s
 """
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -32,4 +33,6 @@ def agent_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except DgxSparkError as exc:
             raise ToolError(str(exc)) from exc
 
+    # The docstring is the tool's description: one paragraph, without source indentation.
+    wrapper.__doc__ = " ".join(inspect.cleandoc(fn.__doc__ or "").split())
     return wrapper

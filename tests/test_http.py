@@ -1,0 +1,112 @@
+"""Streamable HTTP and SSE on a loopback port: real uvicorn, real clients, rebinding and token checks."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+
+from .conftest import server_command, structured
+
+pytestmark = [pytest.mark.slow, pytest.mark.anyio]
+
+TOKEN = "s3cret-token-for-tests"
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+}
+HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(transport: str, env: dict[str, str], cwd: Path, *extra: str) -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        server_command("serve", "--transport", transport, "--port", str(port), *extra),
+        env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start: {proc.communicate()[1].decode()[-2000:]}") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_streamable_http_lists_and_calls_tools(tmp_path: Path, server_env: dict[str, str]) -> None:
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    with serving("streamable-http", server_env, cwd) as base:
+        async with Client(f"{base}/mcp") as client:
+            tools = {t.name for t in (await client.list_tools()).tools}
+            snap = structured(await client.call_tool("detect_hardware", {"profile": "dgx-h100"}))
+    assert "check_gpu_availability" in tools
+    assert len(snap["gpus"]) == 8
+    assert list(cwd.iterdir()) == []
+
+
+async def test_dns_rebinding_foreign_host_and_origin_are_refused(tmp_path: Path, server_env: dict[str, str]) -> None:
+    with serving("streamable-http", server_env, tmp_path) as base:
+        bad_host = httpx2.post(f"{base}/mcp", json=INIT, headers={**HEADERS, "host": "evil.example:80"})
+        bad_origin = httpx2.post(f"{base}/mcp", json=INIT, headers={**HEADERS, "origin": "http://evil.example"})
+        good = httpx2.post(f"{base}/mcp", json=INIT, headers=HEADERS)
+    assert bad_host.status_code == 421
+    assert bad_origin.status_code == 403
+    assert good.status_code == 200
+
+
+async def test_bearer_token_is_required_on_every_request(tmp_path: Path, server_env: dict[str, str]) -> None:
+    with serving("streamable-http", server_env, tmp_path, "--auth-token", TOKEN) as base:
+        missing = httpx2.post(f"{base}/mcp", json=INIT, headers=HEADERS)
+        wrong = httpx2.post(f"{base}/mcp", json=INIT, headers={**HEADERS, "authorization": "Bearer nope"})
+        async with httpx2.AsyncClient(headers={"authorization": f"Bearer {TOKEN}"}) as http:
+            async with Client(streamable_http_client(f"{base}/mcp", http_client=http)) as client:
+                tools = (await client.list_tools()).tools
+    assert missing.status_code == 401 and wrong.status_code == 401
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    assert len(tools) >= 3
+
+
+async def test_auth_token_from_the_environment(tmp_path: Path, server_env: dict[str, str]) -> None:
+    server_env["DGX_SPARK_MCP_AUTH_TOKEN"] = TOKEN
+    with serving("streamable-http", server_env, tmp_path) as base:
+        missing = httpx2.post(f"{base}/mcp", json=INIT, headers=HEADERS)
+        ok = httpx2.post(f"{base}/mcp", json=INIT, headers={**HEADERS, "authorization": f"Bearer {TOKEN}"})
+    assert missing.status_code == 401 and ok.status_code == 200
+
+
+async def test_sse_transport(tmp_path: Path, server_env: dict[str, str]) -> None:
+    with serving("sse", server_env, tmp_path) as base:
+        async with Client(sse_client(f"{base}/sse")) as client:
+            profiles = structured(await client.call_tool("list_hardware_profiles", {}))
+    assert any(p["name"] == "dgx-spark" for p in profiles["profiles"])
