@@ -1,0 +1,1 @@
+"""Spark intelligence: configuration sizing for CPU and RAPIDS GPU clusters."""

@@ -1,0 +1,125 @@
+"""Typed inputs and outputs of the Spark configuration optimizer."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+from pydantic import BaseModel, Field
+
+from ..hardware.profiles import Sourced
+
+__all__ = [
+    "ConfigEntry",
+    "DeployMode",
+    "ExecutorPlan",
+    "GpuChoice",
+    "SizingConstants",
+    "SparkConfig",
+    "Workload",
+]
+
+T = TypeVar("T")
+
+
+class Workload(StrEnum):
+    ETL = "etl"
+    SQL_ANALYTICS = "sql-analytics"
+    ML_TRAINING = "ml-training"
+    ML_INFERENCE = "ml-inference"
+    STREAMING = "streaming"
+    GRAPH = "graph"
+
+
+class DeployMode(StrEnum):
+    LOCAL = "local"
+    STANDALONE = "standalone"
+    YARN = "yarn"
+    KUBERNETES = "kubernetes"
+
+
+class GpuChoice(StrEnum):
+    AUTO = "auto"
+    ON = "on"
+    OFF = "off"
+
+
+class SizingConstants(BaseModel):
+    """``data/spark-sizing.json``: every constant with the document it comes from."""
+
+    about: str
+    references: dict[str, str]
+    os_reserve_fraction: Sourced[float]
+    os_reserve_min_gib: Sourced[float]
+    os_reserve_cores: Sourced[int]
+    cpu_executor_cores: Sourced[int]
+    max_heap_gib: Sourced[float]
+    overhead_factor: Sourced[float]
+    overhead_factor_non_jvm: Sourced[float]
+    overhead_min_mib: Sourced[int]
+    pyspark_memory_fraction: Sourced[float]
+    target_partition_mib_cpu: Sourced[int]
+    target_partition_mib_gpu: Sourced[int]
+    min_partition_mib: Sourced[int]
+    tasks_per_core: Sourced[int]
+    advisory_partition_mib_cpu: Sourced[int]
+    advisory_partition_mib_gpu: Sourced[int]
+    gpu_executor_max_cores: Sourced[int]
+    gpu_heap_per_core_mib: Sourced[int]
+    gpu_mem_per_task_mib: Sourced[int]
+    gpu_max_concurrent_tasks: Sourced[int]
+    gpu_pinned_max_mib: Sourced[int]
+    gpu_spill_mib: Sourced[int]
+    unified_gpu_share: Sourced[float]
+    broadcast_mib_max: Sourced[int]
+    driver_memory_gib: Sourced[float]
+    driver_memory_gib_large: Sourced[float]
+    kryo_buffer_max_mib: Sourced[int]
+
+
+class ConfigEntry(BaseModel):
+    key: str
+    value: str
+    reason: str = Field(description="Why this value, in one line.")
+    reference: str = Field(description="The Spark or RAPIDS document behind it.")
+
+
+class ExecutorPlan(BaseModel):
+    """The memory model of one node, in MiB, and how the executors fill it."""
+
+    node_cores: int
+    node_memory_mib: int
+    usable_cores: int = Field(description="Cores left after the OS/daemon reserve.")
+    usable_memory_mib: int = Field(description="Memory left after the OS/daemon reserve (and the GPU's share on unified memory).")
+    executors_per_node: int
+    executors_total: int
+    executor_cores: int
+    heap_mib: int
+    overhead_mib: int
+    pyspark_mib: int
+    offheap_mib: int
+    container_mib: int = Field(description="heap + overhead + off-heap + PySpark memory: what the cluster manager reserves.")
+    gpus_per_executor: int
+    task_slots_total: int
+
+
+class SparkConfig(BaseModel):
+    """A complete, explained configuration for one job on one cluster shape."""
+
+    workload: Workload
+    data_size_bytes: int
+    hardware: str = Field(description="What the sizing was done for (detected machine or profile).")
+    nodes: int
+    deploy_mode: DeployMode
+    gpu_enabled: bool
+    spark_version: str
+    plan: ExecutorPlan
+    entries: list[ConfigEntry] = Field(description="Every emitted key with its value, reason and reference.")
+    conf: dict[str, str] = Field(description="key -> value, the same keys as 'entries'.")
+    spark_defaults_conf: str = Field(description="The configuration as spark-defaults.conf text.")
+    spark_submit: str = Field(description="The configuration as spark-submit flags.")
+    kubernetes_manifest: str | None = Field(
+        default=None, description="A spark-operator SparkApplication snippet (kubernetes deploy mode only)."
+    )
+    warnings: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
