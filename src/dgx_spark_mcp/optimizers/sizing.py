@@ -57,6 +57,35 @@ def _overhead(heap_mib: int, non_jvm: bool) -> int:
     return max(c.overhead_min_mib.value, math.ceil(factor * heap_mib))
 
 
+def _plan(
+    node: tuple[int, int, int, int],
+    nodes: int,
+    per_node: int,
+    executor_cores: int,
+    heap_mib: int,
+    overhead_mib: int,
+    pyspark_mib: int,
+    gpus: int,
+) -> ExecutorPlan:
+    cores, memory_mib, usable_cores, usable_mib = node
+    return ExecutorPlan(
+        node_cores=cores,
+        node_memory_mib=memory_mib,
+        usable_cores=usable_cores,
+        usable_memory_mib=usable_mib,
+        executors_per_node=per_node,
+        executors_total=per_node * nodes,
+        executor_cores=executor_cores,
+        heap_mib=heap_mib,
+        overhead_mib=overhead_mib,
+        pyspark_mib=pyspark_mib,
+        offheap_mib=0,
+        container_mib=heap_mib + overhead_mib + pyspark_mib,
+        gpus_per_executor=gpus,
+        task_slots_total=per_node * nodes * executor_cores,
+    )
+
+
 def _uses_python(workload: Workload) -> bool:
     return workload in (Workload.ML_TRAINING, Workload.ML_INFERENCE)
 
@@ -87,23 +116,8 @@ def size_cpu(snapshot: HardwareSnapshot, nodes: int, workload: Workload, deploy:
     if heap_mib * factor < c.overhead_min_mib.value:
         heap_mib = container_mib - pyspark_mib - c.overhead_min_mib.value
     heap_mib = max(256, min(heap_mib, int(c.max_heap_gib.value * 1024)))
-    overhead_mib = _overhead(heap_mib, non_jvm)
-    return ExecutorPlan(
-        node_cores=cores,
-        node_memory_mib=memory_mib,
-        usable_cores=usable_cores,
-        usable_memory_mib=usable_mib,
-        executors_per_node=per_node,
-        executors_total=per_node * nodes,
-        executor_cores=executor_cores,
-        heap_mib=heap_mib,
-        overhead_mib=overhead_mib,
-        pyspark_mib=pyspark_mib,
-        offheap_mib=0,
-        container_mib=heap_mib + overhead_mib + pyspark_mib,
-        gpus_per_executor=0,
-        task_slots_total=per_node * nodes * executor_cores,
-    )
+    node = (cores, memory_mib, usable_cores, usable_mib)
+    return _plan(node, nodes, per_node, executor_cores, heap_mib, _overhead(heap_mib, non_jvm), pyspark_mib, gpus=0)
 
 
 def concurrent_gpu_tasks(gpu_memory_mib: int) -> int:
@@ -134,20 +148,5 @@ def size_gpu(
     pinned = max(0, min(c.gpu_pinned_max_mib.value, int((left - 0.1 * heap_mib) / 2)))
     spill = max(0, min(c.gpu_spill_mib.value, pinned))
     overhead_mib = max(c.overhead_min_mib.value, math.ceil(0.1 * heap_mib) + pinned + spill)
-    plan = ExecutorPlan(
-        node_cores=cores,
-        node_memory_mib=memory_mib,
-        usable_cores=usable_cores,
-        usable_memory_mib=usable_mib,
-        executors_per_node=per_node,
-        executors_total=per_node * nodes,
-        executor_cores=executor_cores,
-        heap_mib=heap_mib,
-        overhead_mib=overhead_mib,
-        pyspark_mib=pyspark_mib,
-        offheap_mib=0,
-        container_mib=heap_mib + overhead_mib + pyspark_mib,
-        gpus_per_executor=1,
-        task_slots_total=per_node * nodes * executor_cores,
-    )
-    return plan, pinned, spill
+    node = (cores, memory_mib, usable_cores, usable_mib)
+    return _plan(node, nodes, per_node, executor_cores, heap_mib, overhead_mib, pyspark_mib, gpus=1), pinned, spill
