@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -19,7 +18,6 @@ __all__ = [
     "Workload",
 ]
 
-T = TypeVar("T")
 
 
 class Workload(StrEnum):
