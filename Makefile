@@ -29,3 +29,4 @@ test: $(VENV)/.installed node_modules/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/cold_start.py
+	$(PY) bench/eventlog_parse.py

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +63,31 @@ def structured(result: Any) -> dict[str, Any]:
     assert not result.is_error, result.content
     assert result.structured_content is not None
     return dict(result.structured_content)
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One local SparkSession for the whole test run: a JVM start costs seconds. Mark its users slow."""
+    import shutil
+
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("no Java here: PySpark needs a JVM")
+    import logging
+
+    from pyspark.sql import SparkSession
+
+    # py4j logs every command at DEBUG, and its finalizers log after pytest has closed the
+    # captured streams ("--- Logging error ---" at exit): keep it to warnings.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    work = tmp_path_factory.mktemp("spark")
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("dgx-spark-mcp-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.warehouse.dir", str(work / "warehouse"))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={work}")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()

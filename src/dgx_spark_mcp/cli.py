@@ -1,4 +1,4 @@
-"""The command line: ``dgx-spark-mcp [serve|hardware|profiles|gpus|config]``.
+"""The command line: ``dgx-spark-mcp [serve|hardware|profiles|gpus|tune|config|...]``.
 
 Each subcommand is a face over the same function as its MCP tool; ``--json`` prints exactly
 the tool's structured output.  With no subcommand the stdio server starts, which is what MCP
@@ -11,12 +11,13 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from . import __version__
-from .errors import DgxSparkError
+from .errors import BadInputError, DgxSparkError
 from .settings import Settings, configure_logging
 
 __all__ = ["main"]
@@ -68,6 +69,88 @@ def _cmd_gpus(args: argparse.Namespace, settings: Settings) -> None:
     _emit(result, args.json, render_availability)
 
 
+def _cmd_tune(args: argparse.Namespace, settings: Settings) -> None:
+    from .optimizers.config import TuneRequest, optimize
+    from .optimizers.render import render_config
+
+    hardware: Any = args.hardware
+    if hardware is not None and hardware.lstrip().startswith("{"):
+        hardware = _json_arg("--hardware", hardware)
+    current = _read_current_config(args.current) if args.current else None
+    request = TuneRequest(
+        workload=args.workload, data_size=args.data_size, hardware=hardware, nodes=args.nodes,
+        deploy_mode=args.deploy_mode, gpu=args.gpu, spark_version=args.spark_version, current_config=current,
+    )
+    result = optimize(request)
+    forms = {"conf": result.spark_defaults_conf, "submit": result.spark_submit, "k8s": result.kubernetes_manifest}
+    if args.output in forms:
+        form = forms[args.output]
+        if form is None:
+            raise BadInputError("--output k8s needs --deploy-mode kubernetes")
+        print(form, end="" if form.endswith("\n") else "\n")
+        return
+    _emit(result, args.json, render_config)
+
+
+def _cmd_estimate(args: argparse.Namespace, settings: Settings) -> None:
+    from .optimizers.estimate_models import EstimateRequest
+    from .optimizers.estimate_render import render_estimate
+    from .optimizers.estimator import estimate
+
+    hardware: Any = args.hardware
+    if hardware is not None and hardware.lstrip().startswith("{"):
+        hardware = _json_arg("--hardware", hardware)
+    operations = [op.strip() for op in args.operations.split(",") if op.strip()] if args.operations else None
+    request = EstimateRequest(
+        description=args.description, data_size=args.data_size, operations=operations, deadline=args.deadline,
+        hardware=hardware, nodes=args.nodes, gpu=args.gpu, workload=args.workload,
+    )
+    _emit(estimate(request, settings), args.json, render_estimate)
+
+
+def _cmd_check(args: argparse.Namespace, settings: Settings) -> None:
+    from .optimizers.check_render import render_check
+    from .optimizers.config_sources import ConfigFormat
+    from .optimizers.models import DeployMode
+    from .tools.checker import run_check
+
+    hardware: Any = args.hardware
+    if hardware is not None and hardware.lstrip().startswith("{"):
+        hardware = _json_arg("--hardware", hardware)
+    text, path = (sys.stdin.read(), None) if args.file == "-" else (None, args.file)
+    deploy = DeployMode(args.deploy_mode) if args.deploy_mode else None
+    result = run_check(settings, text, path, ConfigFormat(args.format), hardware, deploy, args.language)
+    _emit(result, args.json, render_check)
+
+
+def _cmd_eventlog(args: argparse.Namespace, settings: Settings) -> None:
+    from .diagnosis.eventlog_render import render_event_log
+    from .diagnosis.run_history import analyze_and_remember
+
+    counts = None
+    if args.executors:
+        try:
+            counts = [int(part) for part in args.executors.split(",") if part.strip()]
+        except ValueError:
+            raise BadInputError(f"--executors {args.executors!r} is not a list of whole numbers; write e.g. 2,4,8") from None
+    result = analyze_and_remember(args.path, settings, counts, args.limit, args.workload, args.hardware)
+    _emit(result, args.json, render_event_log)
+
+
+def _json_arg(flag: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInputError(f"{flag} {text!r} is not valid JSON ({exc.msg}); give a profile name or a JSON object") from None
+
+
+def _read_current_config(path: str) -> dict[str, str]:
+    from .optimizers.config import read_conf_text
+
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    return read_conf_text(text)
+
+
 def _cmd_config(args: argparse.Namespace, settings: Settings) -> None:
     view = settings.public_view()
     if args.json:
@@ -113,10 +196,59 @@ def build_parser() -> argparse.ArgumentParser:
     gpus.add_argument("--json", action="store_true", help="print the check_gpu_availability tool's JSON")
     gpus.set_defaults(handler=_cmd_gpus)
 
+    tune = sub.add_parser("tune", parents=[common], help="a Spark configuration for a job on given hardware")
+    tune.add_argument("--data-size", required=True, help="input size, e.g. 800MB, 500GiB, 1.5TB, or bytes")
+    tune.add_argument("--workload", default="etl", choices=["etl", "sql-analytics", "ml-training", "ml-inference", "streaming", "graph"])
+    tune.add_argument("--hardware", help="a profile name or a JSON node spec (default: this machine)")
+    tune.add_argument("--nodes", type=int, default=1, help="worker nodes (default 1)")
+    tune.add_argument("--deploy-mode", default="standalone", choices=["local", "standalone", "yarn", "kubernetes"])
+    tune.add_argument("--gpu", default="auto", choices=["auto", "on", "off"], help="RAPIDS Accelerator (default auto)")
+    tune.add_argument("--spark-version", help="target Spark version (default: the installed PySpark's)")
+    tune.add_argument("--current", metavar="FILE", help="a spark-defaults.conf to start from ('-' for stdin)")
+    tune.add_argument("--output", choices=["conf", "submit", "k8s"], help="print only this form of the configuration")
+    tune.add_argument("--json", action="store_true", help="print the optimize_spark_config tool's JSON")
+    tune.set_defaults(handler=_cmd_tune)
+
+    est = sub.add_parser("estimate", parents=[common], help="resources, runtime range, feasibility and cost of a job")
+    est.add_argument("--description", help="what the job does, in words (decides the workload class)")
+    est.add_argument("--data-size", help="input size, e.g. 800MB, 500GiB, 1.5TB, or bytes")
+    est.add_argument("--operations", help="comma-separated: scan, filter, join, aggregate, sort, window, udf-python, ml-train, ml-infer, write")
+    est.add_argument("--deadline", help="when it must finish: seconds, or 2h, 30m, 1h30m")
+    est.add_argument("--hardware", help="a profile name or a JSON node spec (default: this machine)")
+    est.add_argument("--nodes", type=int, default=1, help="worker nodes (default 1)")
+    est.add_argument("--gpu", default="auto", choices=["auto", "on", "off"], help="RAPIDS Accelerator (default auto)")
+    est.add_argument("--workload", choices=["etl", "sql-analytics", "ml-training", "ml-inference", "streaming", "graph"],
+                     help="the workload class, when known (default: read from the description)")
+    est.add_argument("--json", action="store_true", help="print the estimate_resources tool's JSON")
+    est.set_defaults(handler=_cmd_estimate)
+
+    chk = sub.add_parser("check", parents=[common], help="check a Spark config, spark-submit line or source file")
+    chk.add_argument("file", metavar="FILE", help="spark-defaults.conf, a script with spark-submit, a .py/.ipynb/.scala/.sql source, or - for stdin")
+    chk.add_argument("--format", default="auto", choices=["auto", "conf", "submit", "source", "json"], help="how to read FILE (default auto)")
+    chk.add_argument("--hardware", help="a profile name, 'this', or a JSON node spec, for the hardware rules (default: skip them)")
+    chk.add_argument("--deploy-mode", choices=["local", "standalone", "yarn", "kubernetes"], help="cluster manager (default: from spark.master)")
+    chk.add_argument("--language", choices=["python", "scala", "java", "sql", "r"], help="the job's language when FILE does not show it")
+    chk.add_argument("--json", action="store_true", help="print the check_spark_config tool's JSON")
+    chk.set_defaults(handler=_cmd_check)
+
+    evl = sub.add_parser("eventlog", parents=[common], help="analyze a Spark event log (file or eventlog_v2_* directory)")
+    evl.add_argument("path", metavar="PATH", help="an event log in any Spark codec, or a rolling eventlog_v2_<app-id> directory")
+    evl.add_argument("--executors", help="executor counts for the what-if, comma-separated (default: 10%%-500%% of the observed)")
+    evl.add_argument("--limit", type=int, default=20, help="most jobs, stages, ... to list (default 20)")
+    evl.add_argument("--workload", choices=["etl", "sql-analytics", "ml-training", "ml-inference", "streaming", "graph"],
+                     help="what the job does, kept with the run for estimate's calibration (default: from the app name)")
+    evl.add_argument("--hardware", help="where it ran: a profile name or a machine label")
+    evl.add_argument("--json", action="store_true", help="print the analyze_event_log tool's JSON")
+    evl.set_defaults(handler=_cmd_eventlog)
+
     config = sub.add_parser("config", parents=[common], help="print the effective settings")
     config.add_argument("--json", action="store_true")
     config.set_defaults(handler=_cmd_config)
     return parser
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})" for e in exc.errors())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,14 +259,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _settings(args)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        print(f"dgx-spark-mcp: invalid settings: {problems}", file=sys.stderr)
+        print(f"dgx-spark-mcp: invalid settings: {_problems(exc)}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
     try:
         args.handler(args, settings)
     except DgxSparkError as exc:
         print(f"dgx-spark-mcp: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"dgx-spark-mcp: {_problems(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

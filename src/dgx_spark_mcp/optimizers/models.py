@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from ..hardware.profiles import Sourced
 
 __all__ = [
+    "ConfigChange",
     "ConfigEntry",
     "DeployMode",
     "ExecutorPlan",
@@ -17,7 +18,6 @@ __all__ = [
     "SparkConfig",
     "Workload",
 ]
-
 
 
 class Workload(StrEnum):
@@ -73,12 +73,32 @@ class SizingConstants(BaseModel):
     driver_memory_gib: Sourced[float]
     driver_memory_gib_large: Sourced[float]
     kryo_buffer_max_mib: Sourced[int]
+    max_shuffle_partitions: Sourced[int]
+    broadcast_heap_divisor: Sourced[int]
+    broadcast_mib_min: Sourced[int]
+    max_result_fraction: Sourced[float]
+    speculation_multiplier: Sourced[float]
+    speculation_quantile: Sourced[float]
+    gpu_discovery_script: Sourced[str]
+    rapids_explain: Sourced[str]
+    multithreaded_read_min_threads: Sourced[int]
+    rapids_shims: Sourced[list[str]]
 
 
 class ConfigEntry(BaseModel):
     key: str
     value: str
     reason: str = Field(description="Why this value, in one line.")
+    reference: str = Field(description="The Spark or RAPIDS document behind it.")
+
+
+class ConfigChange(BaseModel):
+    """One recommended change to a configuration: what it is now, what it should be, and why."""
+
+    key: str
+    current_value: str | None = Field(default=None, description="The value in use, when known (None: unset or unknown).")
+    recommended_value: str | None = Field(description="The value to set; None means remove the key.")
+    reason: str = Field(description="Why, in one line, with the measured figure that led to it when there is one.")
     reference: str = Field(description="The Spark or RAPIDS document behind it.")
 
 
@@ -114,6 +134,9 @@ class SparkConfig(BaseModel):
     plan: ExecutorPlan
     entries: list[ConfigEntry] = Field(description="Every emitted key with its value, reason and reference.")
     conf: dict[str, str] = Field(description="key -> value, the same keys as 'entries'.")
+    changes: list[ConfigChange] = Field(
+        default_factory=list, description="How the configuration differs from the current one given, key by key."
+    )
     spark_defaults_conf: str = Field(description="The configuration as spark-defaults.conf text.")
     spark_submit: str = Field(description="The configuration as spark-submit flags.")
     kubernetes_manifest: str | None = Field(

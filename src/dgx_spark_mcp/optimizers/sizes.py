@@ -6,7 +6,7 @@ import re
 
 from ..errors import BadInputError
 
-__all__ = ["parse_size", "spark_size"]
+__all__ = ["parse_size", "parse_spark_size", "spark_size"]
 
 _UNITS = {
     "": 1, "b": 1,
@@ -39,3 +39,27 @@ def spark_size(mib: float) -> str:
     """A Spark memory string: whole GiB as 'Ng', otherwise 'Nm'."""
     whole = int(mib)
     return f"{whole // 1024}g" if whole >= 1024 and whole % 1024 == 0 else f"{max(whole, 1)}m"
+
+
+# Spark's own size strings (JavaUtils.byteStringAs) are binary whatever the suffix: "4g" and
+# "4gb" are both 4 GiB.  A bare number is in the key's own unit (MiB for spark.executor.memory,
+# bytes for spark.sql.autoBroadcastJoinThreshold), Spark refuses fractions ("1.5g"), and a
+# leading minus is allowed (ConfigHelpers.byteFromString) because "-1" means "off" for some keys.
+_SPARK_UNITS = {"b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3,
+                "t": 1024**4, "tb": 1024**4, "p": 1024**5, "pb": 1024**5}
+_SPARK_SIZE = re.compile(r"^(-?)(\d+)([a-z]*)$")
+
+
+def parse_spark_size(value: str | int, default_unit: str = "b") -> int:
+    """Bytes in a Spark size string ("4g" = 4 GiB, "512m", "1t"); a bare number is in ``default_unit``."""
+    text = str(value).strip().lower()
+    match = _SPARK_SIZE.match(text)
+    unit = (match.group(3) or default_unit) if match else None
+    if match is None or unit not in _SPARK_UNITS:
+        fraction = re.match(r"^-?\d+\.\d+[a-z]*$", text)
+        why = "Spark does not accept fractions" if fraction else "expected a whole number with b, k, m, g, t or p"
+        raise BadInputError(
+            f"Spark size {value!r} is not valid ({why}); write it as Spark reads it, e.g. '4g', '512m' or '1536m'"
+        )
+    sign = -1 if match.group(1) else 1
+    return sign * int(match.group(2)) * _SPARK_UNITS[unit]

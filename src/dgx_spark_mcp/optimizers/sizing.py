@@ -135,7 +135,10 @@ def size_gpu(
     if gpus.unified:
         # The GPU's RMM pool is carved from the same memory as the heaps.
         usable_mib = max(256, int(usable_mib * (1 - c.unified_gpu_share.value)))
-    per_node = gpus.count if deploy is not DeployMode.LOCAL else 1
+    # One executor per GPU, but never more executors than cores or than memory can hold:
+    # a GPU without a core or a usable heap to feed it would only fail.
+    by_memory = max(1, usable_mib // (_MIN_HEAP_MIB + c.overhead_min_mib.value))
+    per_node = min(gpus.count, usable_cores, by_memory) if deploy is not DeployMode.LOCAL else 1
     executor_cores = max(1, min(c.gpu_executor_max_cores.value, usable_cores // per_node))
     container_mib = usable_mib // per_node
     pyspark_mib = int(container_mib * c.pyspark_memory_fraction.value) if _uses_python(workload) else 0

@@ -1,0 +1,255 @@
+"""What ``analyze_event_log`` answers: one bounded, explained :class:`EventLogAnalysis`.
+
+Units are in the field names (``_ms``, ``_bytes``, ``_share`` = a fraction 0..1).  A ratio
+whose denominator is zero is None, never NaN or Infinity.  Lists are cut to ``limit`` items
+(the most telling first) and say how many there were in all.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ..optimizers.models import ConfigChange
+
+__all__ = [
+    "AppSummary",
+    "CriticalPath",
+    "DataVolumes",
+    "EventLogAnalysis",
+    "ExecutorSummary",
+    "Executors",
+    "FailureSummary",
+    "Finding",
+    "GpuUsage",
+    "JobSummary",
+    "LogReading",
+    "Severity",
+    "SqlSummary",
+    "StageSummary",
+    "Totals",
+    "WhatIf",
+    "WhatIfPoint",
+]
+
+Severity = Literal["info", "warning", "error", "critical"]
+Status = Literal["succeeded", "failed", "running"]
+
+
+class LogReading(BaseModel):
+    """How the file(s) were read."""
+
+    path: str
+    files: list[str] = Field(description="File names in reading order (several for a rolling eventlog_v2_* directory).")
+    codecs: list[str] = Field(description="Codec of each file, detected from magic bytes and name.")
+    rolling: bool
+    compressed_bytes: int
+    decompressed_bytes: int
+    lines: int
+    events: int = Field(description="Lines that were Spark events (parsed or counted by type).")
+    malformed_lines: int = Field(description="Lines skipped because they were not valid JSON or not a readable event.")
+    malformed_examples: list[str] = Field(description="Up to 5 of them: file, line number, why.")
+    oversized_lines: int = Field(description="Lines above 128 MiB, skipped without being held in memory.")
+    last_line_cut: bool = Field(description="The (last) file stops in the middle of a line.")
+    stream_complete: bool = Field(description="False when a compressed stream stops inside a frame or block.")
+    event_counts: dict[str, int] = Field(description="Events by type (short names), the 25 most frequent.")
+
+
+class GpuUsage(BaseModel):
+    rapids_detected: bool = Field(
+        description="The RAPIDS Accelerator was configured and active (plugin set, or Gpu* plan nodes)."
+    )
+    evidence: list[str]
+    rapids_version: str | None = Field(description="From the SparkRapidsBuildInfoEvent, when logged.")
+    plan_nodes: int = Field(description="Physical-plan nodes over all SQL executions (final plans).")
+    gpu_plan_nodes: int = Field(description="Of those, RAPIDS Gpu* operators.")
+    executor_gpus: int = Field(description="GPUs assigned to executors, summed over executors.")
+
+
+class AppSummary(BaseModel):
+    app_id: str | None
+    name: str | None
+    user: str | None
+    attempt_id: str | None
+    spark_version: str | None
+    java_version: str | None
+    start_time: datetime | None
+    end_time: datetime | None = Field(description="ApplicationEnd, or the last event's time when the log is incomplete.")
+    duration_ms: int | None
+    complete: bool = Field(description="The log ends with SparkListenerApplicationEnd.")
+    completeness: str = Field(description="One sentence: complete, or why not and what that means for the results.")
+    in_progress: bool = Field(description="Spark marked the log as still being written (.inprogress).")
+    master: str | None
+    local_mode: bool
+    streaming: bool = Field(description="Structured Streaming query events were logged.")
+    gpu: GpuUsage
+    properties: dict[str, str] = Field(
+        description="Key Spark properties as set (executor/driver memory and cores, instances, shuffle partitions, "
+        "maxPartitionBytes, AQE, serializer, dynamic allocation, RAPIDS keys); unset keys are absent."
+    )
+
+
+class DataVolumes(BaseModel):
+    """Bytes a run (or one stage) moved, summed over its tasks."""
+
+    input_bytes: int
+    output_bytes: int
+    shuffle_read_bytes: int
+    shuffle_write_bytes: int
+    memory_spilled_bytes: int
+    disk_spilled_bytes: int
+
+
+class Totals(DataVolumes):
+    jobs: int
+    failed_jobs: int
+    stages: int = Field(description="Stage attempts that were submitted.")
+    failed_stages: int
+    skipped_stages: int = Field(description="Stages jobs listed that never ran (their output was reused).")
+    tasks: int
+    failed_tasks: int
+    killed_tasks: int
+    task_time_ms: int = Field(description="Sum of task durations (launch to finish).")
+    executor_run_time_ms: int
+    executor_cpu_time_ms: int
+    gc_time_ms: int
+    gc_share: float | None = Field(description="JVM GC time / executor run time.")
+
+
+class JobSummary(BaseModel):
+    job_id: int
+    status: Status
+    duration_ms: int | None
+    stage_ids: list[int]
+    sql_execution_id: int | None
+    failure_reason: str | None
+
+
+class StageSummary(DataVolumes):
+    stage_id: int
+    attempt: int
+    name: str
+    status: Status
+    tasks: int = Field(description="Tasks the stage was created with.")
+    tasks_ended: int = Field(description="Task-end events seen (retries and speculative copies included).")
+    failed_tasks: int
+    killed_tasks: int
+    duration_ms: int | None = Field(description="Submission to completion (to the last task end when still running).")
+    failure_reason: str | None
+    executor_run_time_ms: int
+    gc_share: float | None
+    peak_execution_memory_bytes: int | None = Field(description="Largest per-task peak (not logged before Spark 3.0).")
+    task_time_max_ms: int
+    task_time_median_ms: int
+    task_skew: float | None = Field(description="Longest / median task time (Sparklens TaskSkew); None when the median is 0.")
+    shuffle_read_max_bytes: int
+    shuffle_read_median_bytes: int
+    shuffle_read_skew: float | None = Field(description="Largest task shuffle read / the stage's mean (AutoTuner's measure).")
+
+
+class FailureSummary(BaseModel):
+    """Task failures grouped by reason, error class and message (numbers and addresses blanked)."""
+
+    category: str = Field(description="Finding category (log-signatures vocabulary): gpu_oom, executor_oom, fetch_failed, ...")
+    reason: str = Field(
+        description="Spark's Task End Reason: ExceptionFailure, ExecutorLostFailure, FetchFailed, TaskKilled, ..."
+    )
+    error_class: str | None
+    message: str = Field(description="The first occurrence's message.")
+    count: int
+    stage_ids: list[int]
+    executor_ids: list[str]
+
+
+class ExecutorSummary(BaseModel):
+    executor_id: str
+    host: str | None
+    cores: int
+    gpus: int
+    added_time: datetime | None
+    removed_time: datetime | None
+    removed_reason: str | None
+    spilled_bytes: int
+
+
+class Executors(BaseModel):
+    added: int = Field(description="Executors added (the driver counts in local mode only).")
+    removed: int
+    max_concurrent: int
+    cores_per_executor: int | None
+    listed: list[ExecutorSummary] = Field(description="Removed executors first, then by id; cut to the limit.")
+
+
+class SqlSummary(BaseModel):
+    execution_id: int
+    description: str
+    status: Status
+    duration_ms: int | None
+    error: str | None
+    job_ids: list[int]
+    plan: str = Field(description="The operator tree of the final physical plan (AQE's last update when there is one), "
+                      "without the formatted plan's per-node details; cut to 1500 characters.")
+    plan_truncated: bool
+    plan_nodes: int
+    gpu_plan_nodes: int
+
+
+class CriticalPath(BaseModel):
+    critical_path_ms: int = Field(description="Driver time + per job group the longest chain of per-stage longest tasks: "
+                                  "no executor count can beat it.")
+    driver_ms: int = Field(description="Application time not covered by any job (driver-side work, scheduling gaps).")
+    stage_ids: list[int] = Field(description="The stages on that chain, in order (cut to 50).")
+    ideal_ms: int | None = Field(description="Driver time + total task time / observed slots (perfect parallelism).")
+
+
+class WhatIfPoint(BaseModel):
+    executors: int
+    estimated_duration_ms: int
+    utilization: float | None = Field(description="Task time / (estimated time × executors × cores).")
+
+
+class WhatIf(BaseModel):
+    observed_executors: int = Field(description="Most executors alive at once (1 in local mode: the driver's threads).")
+    cores_per_executor: int
+    cores_source: str = Field(description="Where the cores per executor came from.")
+    observed_duration_ms: int | None
+    simulated_observed_ms: int = Field(description="The model's time at the observed executor count.")
+    model_error: float | None = Field(description="(simulated − observed) / observed at the observed count.")
+    points: list[WhatIfPoint]
+    method: str
+
+
+class Finding(BaseModel):
+    severity: Severity
+    category: str = Field(description="Stable category (log-signatures vocabulary, or 'eventlog' for facts about the log).")
+    rule_id: str
+    message: str = Field(description="What was seen, with the figures, and what it means.")
+
+
+class EventLogAnalysis(BaseModel):
+    """A Spark event log, read and explained."""
+
+    reading: LogReading
+    app: AppSummary
+    totals: Totals
+    jobs: list[JobSummary] = Field(description="Failed jobs first, then the longest; cut to the limit.")
+    jobs_total: int
+    stages: list[StageSummary] = Field(description="Failed stages first, then the longest; cut to the limit.")
+    stages_total: int
+    task_failures: list[FailureSummary] = Field(description="Most frequent first; cut to the limit.")
+    task_failures_total: int = Field(description="Distinct failure groups.")
+    executors: Executors
+    sql: list[SqlSummary] = Field(description="Failed executions first, then the longest; cut to the limit.")
+    sql_total: int
+    critical_path: CriticalPath | None = Field(description="None when no task ran.")
+    what_if: WhatIf | None = Field(description="Sparklens-style executor-count estimates; None when no task ran.")
+    recommendations: list[ConfigChange] = Field(
+        description="AutoTuner-style configuration changes, each with its reason and reference."
+    )
+    findings: list[Finding] = Field(description="Most severe first.")
+    notes: list[str] = Field(description="What was cut and how to get more; caveats of the model.")
+    history: str | None = Field(
+        default=None, description="Whether the run was kept in the run history that estimate_resources calibrates from."
+    )

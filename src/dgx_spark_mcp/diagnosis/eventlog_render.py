@@ -1,0 +1,68 @@
+"""Plain-text view of an event-log analysis for people at a terminal (``dgx-spark-mcp eventlog``)."""
+
+from __future__ import annotations
+
+from ..hardware.render import table
+from .eventlog_models import EventLogAnalysis
+
+__all__ = ["render_event_log"]
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _secs(ms: int | None) -> str:
+    return "-" if ms is None else f"{ms / 1000:.1f} s"
+
+
+def _ratio(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}x"
+
+
+def render_event_log(r: EventLogAnalysis) -> str:
+    a, t = r.app, r.totals
+    out = [
+        f"{a.name or '?'} ({a.app_id or 'no app id'}), Spark {a.spark_version or '?'}, "
+        f"{'local mode' if a.local_mode else a.master or 'master unknown'}, {_secs(a.duration_ms)}"
+        + (", RAPIDS" if a.gpu.rapids_detected else "") + (", streaming" if a.streaming else ""),
+        a.completeness,
+        f"Read {len(r.reading.files)} file(s) ({', '.join(r.reading.codecs)}): {r.reading.lines} lines, "
+        f"{r.reading.events} events, {r.reading.malformed_lines} malformed, {_size(r.reading.decompressed_bytes)} of JSON",
+        f"Jobs {t.jobs} ({t.failed_jobs} failed), stages {t.stages} ({t.failed_stages} failed, {t.skipped_stages} skipped), "
+        f"tasks {t.tasks} ({t.failed_tasks} failed, {t.killed_tasks} killed)",
+        f"Input {_size(t.input_bytes)}, shuffle read {_size(t.shuffle_read_bytes)}, write {_size(t.shuffle_write_bytes)}, "
+        f"spill {_size(t.memory_spilled_bytes)} memory / {_size(t.disk_spilled_bytes)} disk, "
+        f"GC {'-' if t.gc_share is None else f'{t.gc_share:.1%}'} of run time",
+    ]
+    if r.stages:
+        out += ["", f"Stages ({len(r.stages)} of {r.stages_total}, failed first, then the longest):"]
+        out.append(table(
+            ["stage", "status", "tasks", "duration", "max task", "median", "skew", "shuffle read", "spill", "name"],
+            [[f"{s.stage_id}.{s.attempt}", s.status, str(s.tasks_ended), _secs(s.duration_ms), _secs(s.task_time_max_ms),
+              _secs(s.task_time_median_ms), _ratio(s.task_skew), _size(s.shuffle_read_bytes),
+              _size(s.memory_spilled_bytes + s.disk_spilled_bytes), s.name[:40]] for s in r.stages],
+        ))
+    if r.task_failures:
+        out += ["", "Task failures:"]
+        out += [f"  {f.count} x {f.category}: {f.error_class + ': ' if f.error_class else ''}{f.message[:160]}"
+                for f in r.task_failures]
+    if r.what_if is not None and r.critical_path is not None:
+        w, c = r.what_if, r.critical_path
+        error = "" if w.model_error is None else f", model error {w.model_error:+.0%}"
+        out += ["", f"What-if ({w.observed_executors} executor(s) x {w.cores_per_executor} cores observed{error}; "
+                f"critical path {_secs(c.critical_path_ms)}, driver {_secs(c.driver_ms)}):"]
+        out.append(table(["executors", "estimated", "utilisation"],
+                         [[str(p.executors), _secs(p.estimated_duration_ms),
+                           "-" if p.utilization is None else f"{p.utilization:.0%}"] for p in w.points]))
+    if r.recommendations:
+        out += ["", "Recommendations:"]
+        out += [f"  {c.key} = {c.recommended_value}  (now {c.current_value or 'unset'}): {c.reason}" for c in r.recommendations]
+    if r.findings:
+        out += ["", "Findings:"]
+        out += [f"  [{f.severity}] {f.category}: {f.message}" for f in r.findings]
+    out += [f"Note: {n}" for n in r.notes]
+    return "\n".join(out)

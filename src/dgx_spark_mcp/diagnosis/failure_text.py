@@ -1,0 +1,40 @@
+"""Failure messages made short and comparable: first lines, Python errors, numbers blanked.
+
+Spark failure texts are long (a whole stack trace in one string) and full of values that differ
+between occurrences of one cause (addresses, task ids, sizes).  These helpers give the line a
+reader needs and a key under which the same cause groups as one.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["MESSAGE_CHARS", "exception_message", "first_line", "message_key"]
+
+MESSAGE_CHARS = 1_000
+
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_PYTHON_ERROR = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
+_NUMBER = re.compile(r"\d+")
+
+
+def first_line(text: str | None, limit: int = MESSAGE_CHARS) -> str:
+    if not text:
+        return ""
+    line = text.strip().split("\n", 1)[0].strip()
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def message_key(text: str) -> str:
+    """The message with addresses and numbers blanked, so one cause with many values groups as one."""
+    return _NUMBER.sub("N", _HEX.sub("0x…", text))[:300]
+
+
+def exception_message(description: str | None) -> str:
+    """The first line of an exception's text, plus the Python error at the end of a Python traceback."""
+    head = first_line(description)
+    if description and "Traceback (most recent call last)" in description:
+        raised = [line.strip() for line in description.splitlines() if _PYTHON_ERROR.match(line)]
+        if raised and raised[-1] not in head:
+            return f"{head[:300]} … {first_line(raised[-1], 500)}"
+    return head
