@@ -16,7 +16,10 @@ from .conftest import structured
 
 pytestmark = pytest.mark.anyio
 
-TOOLS = {"detect_hardware", "list_hardware_profiles", "check_gpu_availability"}
+TOOLS = {
+    "detect_hardware", "list_hardware_profiles", "check_gpu_availability", "optimize_spark_config",
+    "check_spark_config", "estimate_resources", "analyze_event_log",
+}
 
 
 async def test_every_tool_has_description_described_args_output_schema_and_annotations(client: Client) -> None:
@@ -101,3 +104,12 @@ async def test_gpu_health_check_prompt(client: Client) -> None:
     assert prompts["gpu_health_check"].description
     got = await client.get_prompt("gpu_health_check", {"min_free_memory_gib": "8"})
     assert "min_free_memory_gib=8" in got.messages[0].content.text  # type: ignore[union-attr]
+
+
+async def test_tune_spark_job_prompt_follows_the_evidence_it_has(client: Client) -> None:
+    with_log = await client.get_prompt("tune_spark_job", {"event_log": "/data/app-1.zstd", "hardware": "dgx-h100"})
+    text = with_log.messages[0].content.text  # type: ignore[union-attr]
+    assert "analyze_event_log with path='/data/app-1.zstd'" in text and "hardware='dgx-h100'" in text
+    without = await client.get_prompt("tune_spark_job", {"data_size": "2TB"})
+    text = without.messages[0].content.text  # type: ignore[union-attr]
+    assert "estimate_resources with data_size='2TB'" in text and "analyze_event_log" not in text

@@ -145,10 +145,12 @@ def _json_arg(flag: str, text: str) -> Any:
 
 
 def _read_current_config(path: str) -> dict[str, str]:
-    from .optimizers.config import read_conf_text
+    """Any form check_spark_config reads (spark-defaults.conf, spark-submit, source): the keys Spark would use."""
+    from .optimizers.config_sources import parse_config
 
     text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    return read_conf_text(text)
+    parsed = parse_config(text, filename=None if path == "-" else path)
+    return {key: entry.value for key, entry in parsed.winners().items() if entry.value is not None}
 
 
 def _cmd_config(args: argparse.Namespace, settings: Settings) -> None:

@@ -24,3 +24,25 @@ def register(mcp: MCPServer) -> None:
             "free, why the others are not, and the CUDA_VISIBLE_DEVICES value.\n"
             "4. End with concrete actions, most urgent first."
         )
+
+    @mcp.prompt(title="Tune a Spark job")
+    def tune_spark_job(
+        event_log: Annotated[str, Field(description="Path of the job's Spark event log, or '' if there is none.")] = "",
+        data_size: Annotated[str, Field(description="Input size, e.g. '500GiB' (used when there is no event log).")] = "",
+        hardware: Annotated[str, Field(description="A profile name such as 'dgx-h100', or '' for this machine.")] = "",
+    ) -> str:
+        """Tune a Spark job from what it actually did (its event log) or from its data size and the hardware."""
+        target = f"hardware={hardware!r}" if hardware else "this machine (omit hardware)"
+        return (
+            "Tune this Spark job and explain every change.\n"
+            + (f"1. Call analyze_event_log with path={event_log!r}. Report failures first, then the slowest stages "
+               "with their skew, spill and GC share, and the what-if for other executor counts.\n"
+               if event_log else
+               f"1. There is no event log: call estimate_resources with data_size={data_size!r} and {target}.\n")
+            + f"2. Call optimize_spark_config for {target} with the job's workload and data size"
+            + (" (take the input size from the analysis totals), passing the properties the log shows as "
+               "current_config so the changes are listed key by key.\n" if event_log else ".\n")
+            + "3. Call check_spark_config on the resulting configuration and resolve any finding.\n"
+            "4. Answer with the configuration as spark-submit flags, each changed key with its reason, the "
+            "recommendations from the event log that the configuration does not cover, and the warnings."
+        )

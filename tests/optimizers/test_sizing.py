@@ -63,7 +63,10 @@ def test_two_core_machine_gets_a_real_configuration() -> None:
 def test_dgx_h100_cpu_executors_use_the_node_not_4g() -> None:
     plan = size_cpu(profile_snapshot(get_profile("dgx-h100")), 1, Workload.ETL, DeployMode.STANDALONE)
     assert plan.executor_cores == 5 and plan.executors_per_node == 44  # (224 threads - 1) // 5
-    assert plan.heap_mib > 30 * 1024
+    # The heap stops below Dr. Elephant's severe band; the rest of the node's share is off-heap memory.
+    assert plan.heap_mib == int(constants().cpu_max_heap_gib.value * 1024)
+    assert plan.offheap_mib > 16 * 1024
+    assert plan.executors_per_node * plan.container_mib > 0.8 * plan.usable_memory_mib
 
 
 @pytest.mark.parametrize(

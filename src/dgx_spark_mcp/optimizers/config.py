@@ -25,7 +25,7 @@ from .sizes import parse_size, spark_size
 from .sizing import constants, size_cpu, size_gpu
 from .target import HardwareSpec, Target, resolve_target
 
-__all__ = ["TuneRequest", "installed_spark_version", "optimize", "read_conf_text"]
+__all__ = ["TuneRequest", "installed_spark_version", "optimize"]
 
 _MIB = 1024**2
 _DEFAULT_SPARK_VERSION = "3.5.1"
@@ -106,6 +106,10 @@ def _executors(b: ConfigBuilder, request: TuneRequest, plan: ExecutorPlan, gpu: 
         notes.append("local mode: spark.driver.memory must be set before the JVM starts (spark-submit or "
                      "spark-defaults.conf), not on an already running SparkSession")
         return
+    if request.deploy_mode is DeployMode.KUBERNETES:
+        b.set("spark.submit.deployMode", "cluster",
+              "on Kubernetes the driver runs in its own pod next to the executors, as spark-operator does",
+              "spark-k8s")
     b.set("spark.executor.cores", plan.executor_cores,
           (f"one executor per GPU with {plan.executor_cores} cores (RAPIDS: about 2x concurrentGpuTasks or more)"
            if gpu else f"{plan.executors_per_node} executors x {plan.executor_cores} cores fill the node's "
@@ -119,6 +123,13 @@ def _executors(b: ConfigBuilder, request: TuneRequest, plan: ExecutorPlan, gpu: 
           ("max(384m, 10% of heap) plus the pinned pool and spill storage RAPIDS allocates outside the heap"
            if gpu else "max(384m, factor x heap): native memory, thread stacks and netty buffers outside the heap"),
           "rapids-autotuner" if gpu else "spark-config")
+    if plan.offheap_mib:
+        b.set("spark.memory.offHeap.enabled", True,
+              "the node has more memory than a GC-friendly heap uses: the rest serves execution and caching off-heap",
+              "spark-config")
+        b.set("spark.memory.offHeap.size", spark_size(plan.offheap_mib),
+              f"what remains of the {plan.container_mib} MiB container after heap and overhead; Spark adds it to "
+              "the container request", "spark-config")
     if plan.pyspark_mib:
         b.set("spark.executor.pyspark.memory", spark_size(plan.pyspark_mib),
               "Python workers of ML jobs get their own budget inside the container instead of growing unbounded",
@@ -134,7 +145,7 @@ def _executors(b: ConfigBuilder, request: TuneRequest, plan: ExecutorPlan, gpu: 
           "half the driver heap: a larger collect() fails cleanly instead of killing the driver", "spark-config")
 
 
-def _dynamic_allocation(b: ConfigBuilder, request: TuneRequest, plan: ExecutorPlan, gpu: bool) -> None:
+def _dynamic_allocation(b: ConfigBuilder, request: TuneRequest, plan: ExecutorPlan) -> None:
     deploy = request.deploy_mode
     wants = (deploy in (DeployMode.YARN, DeployMode.KUBERNETES)
              or (deploy is DeployMode.STANDALONE and request.nodes > 1))
@@ -152,8 +163,9 @@ def _dynamic_allocation(b: ConfigBuilder, request: TuneRequest, plan: ExecutorPl
         return
     b.set("spark.dynamicAllocation.enabled", True,
           "batch stages vary in width; idle executors are released and come back for wide stages", "spark-dynalloc")
-    b.set("spark.dynamicAllocation.minExecutors", 1 if not gpu else min(plan.executors_total, request.nodes),
-          "keep a floor so the next stage does not wait for containers", "spark-dynalloc")
+    b.set("spark.dynamicAllocation.minExecutors", 1,
+          "one executor stays for the next stage; more would hold resources while the application idles",
+          "spark-dynalloc")
     b.set("spark.dynamicAllocation.maxExecutors", plan.executors_total,
           f"the cluster holds {plan.executors_total} executors of this size; asking for more only queues",
           "spark-dynalloc")
@@ -165,6 +177,22 @@ def _dynamic_allocation(b: ConfigBuilder, request: TuneRequest, plan: ExecutorPl
         b.set("spark.shuffle.service.enabled", True,
               f"{deploy} keeps shuffle files in the external shuffle service, so removed executors lose nothing "
               "(the service must run on every worker/NodeManager)", "spark-dynalloc")
+
+
+def _security(b: ConfigBuilder, request: TuneRequest, notes: list[str]) -> None:
+    """Authentication and RPC encryption where Spark can create the shared secret itself."""
+    if request.deploy_mode in (DeployMode.YARN, DeployMode.KUBERNETES, DeployMode.LOCAL):
+        b.set("spark.authenticate", True,
+              f"{request.deploy_mode} generates the shared secret per application: only this job's processes can "
+              "talk to its driver and executors", "spark-security")
+        b.set("spark.network.crypto.enabled", True,
+              "RPC and shuffle traffic is encrypted (AES) between authenticated processes", "spark-security")
+    else:
+        notes.append(
+            "standalone: turn on spark.authenticate and spark.network.crypto.enabled once a shared secret "
+            "(spark.authenticate.secret) is in every worker's and the application's configuration; without one "
+            "the application cannot start, so it is not set here"
+        )
 
 
 def _sql(b: ConfigBuilder, request: TuneRequest, plan: ExecutorPlan, gpu: bool, concurrency: int,
@@ -255,10 +283,10 @@ def _warnings(request: TuneRequest, plan: ExecutorPlan, target: Target, warnings
             f"~{storage_mib / 1024:.3g} GiB of storage memory: cached partitions will be evicted and recomputed; "
             "add nodes or cache a projection"
         )
-    if plan.heap_mib >= int(c.max_heap_gib.value * 1024):
+    if plan.offheap_mib:
         notes.append(
-            f"executor heap capped at {c.max_heap_gib.value:g} GiB ({c.max_heap_gib.source}); memory above that "
-            "is left to the OS page cache"
+            f"executor heap capped at {c.cpu_max_heap_gib.value:g} GiB ({c.cpu_max_heap_gib.source}); "
+            f"the other {plan.offheap_mib} MiB of each container is off-heap memory"
         )
 
 
@@ -325,7 +353,8 @@ def optimize(request: TuneRequest, nvml: Any | None = None) -> SparkConfig:
     else:
         plan = size_cpu(target.snapshot, request.nodes, request.workload, request.deploy_mode)
     _executors(b, request, plan, gpu, notes)
-    _dynamic_allocation(b, request, plan, gpu)
+    _dynamic_allocation(b, request, plan)
+    _security(b, request, notes)
     _sql(b, request, plan, gpu, concurrency, version)
     _workload_keys(b, request, version, gpu)
     if gpu:
@@ -357,19 +386,3 @@ def optimize(request: TuneRequest, nvml: Any | None = None) -> SparkConfig:
         notes=notes,
     )
 
-
-def read_conf_text(text: str) -> dict[str, str]:
-    """``spark-defaults.conf`` text (``key value`` or ``key=value`` lines, ``#`` comments) as a dict."""
-    conf: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.replace("=", " ", 1).partition(" ") if "=" in line.split()[0] else line.partition(" ")
-        if not sep or not key.startswith("spark."):
-            raise BadInputError(
-                f"line {number} {line!r} is not 'spark.key value'; give spark-defaults.conf text "
-                "(one key and value per line)"
-            )
-        conf[key] = value.strip()
-    return conf

@@ -52,6 +52,8 @@ class SizingConstants(BaseModel):
     os_reserve_cores: Sourced[int]
     cpu_executor_cores: Sourced[int]
     max_heap_gib: Sourced[float]
+    cpu_max_heap_gib: Sourced[float]
+    offheap_min_mib: Sourced[int]
     overhead_factor: Sourced[float]
     overhead_factor_non_jvm: Sourced[float]
     overhead_min_mib: Sourced[int]

@@ -48,8 +48,6 @@ def _spark_submit(entries: list[ConfigEntry], deploy: DeployMode, gpu: bool) -> 
     conf = {e.key: e.value for e in entries}
     master = conf.pop("spark.master", None) or _MASTERS[deploy]
     parts = ["spark-submit", f"--master {shlex.quote(master)}"]
-    if deploy is DeployMode.KUBERNETES:
-        parts.append("--deploy-mode cluster")
     parts += [f"--conf {shlex.quote(f'{k}={v}')}" for k, v in conf.items()]
     if gpu:
         parts.append("--jars rapids-4-spark.jar")

@@ -94,8 +94,12 @@ def _memory(b: ConfigBuilder, r: RapidsInputs, warnings: list[str]) -> None:
         b.set("spark.rapids.memory.pinnedPool.size", spark_size(r.pinned_mib),
               "page-locked host memory for fast host<->GPU copies; counted inside spark.executor.memoryOverhead",
               "rapids-tuning")
-        b.set("spark.rapids.memory.host.spillStorageSize", spark_size(r.spill_mib),
-              "host memory GPU buffers spill to before disk; also inside the overhead", "rapids-autotuner")
+        b.set("spark.rapids.memory.host.offHeapLimit.enabled", True,
+              "bounds all host memory the plugin uses (pinned pool and spill), replacing spillStorageSize",
+              "rapids-config")
+        b.set("spark.rapids.memory.host.offHeapLimit.size", spark_size(r.pinned_mib + r.spill_mib),
+              f"pinned pool + {spark_size(r.spill_mib)} of host spill before disk, inside the overhead",
+              "rapids-config")
     else:
         warnings.append(
             f"no room for a pinned host pool in a {r.plan.container_mib} MiB container: host<->GPU copies will be "

@@ -66,6 +66,7 @@ def _plan(
     overhead_mib: int,
     pyspark_mib: int,
     gpus: int,
+    offheap_mib: int = 0,
 ) -> ExecutorPlan:
     cores, memory_mib, usable_cores, usable_mib = node
     return ExecutorPlan(
@@ -79,8 +80,8 @@ def _plan(
         heap_mib=heap_mib,
         overhead_mib=overhead_mib,
         pyspark_mib=pyspark_mib,
-        offheap_mib=0,
-        container_mib=heap_mib + overhead_mib + pyspark_mib,
+        offheap_mib=offheap_mib,
+        container_mib=heap_mib + overhead_mib + pyspark_mib + offheap_mib,
         gpus_per_executor=gpus,
         task_slots_total=per_node * nodes * executor_cores,
     )
@@ -115,9 +116,14 @@ def size_cpu(snapshot: HardwareSnapshot, nodes: int, workload: Workload, deploy:
     heap_mib = int((container_mib - pyspark_mib) / (1 + factor))
     if heap_mib * factor < c.overhead_min_mib.value:
         heap_mib = container_mib - pyspark_mib - c.overhead_min_mib.value
-    heap_mib = max(256, min(heap_mib, int(c.max_heap_gib.value * 1024)))
+    heap_mib = max(256, min(heap_mib, int(c.cpu_max_heap_gib.value * 1024)))
+    overhead_mib = _overhead(heap_mib, non_jvm)
+    # Memory the heap cap leaves over becomes off-heap execution/storage memory: no GC scans it.
+    leftover = container_mib - heap_mib - overhead_mib - pyspark_mib
+    offheap_mib = leftover if leftover >= c.offheap_min_mib.value and deploy is not DeployMode.LOCAL else 0
     node = (cores, memory_mib, usable_cores, usable_mib)
-    return _plan(node, nodes, per_node, executor_cores, heap_mib, _overhead(heap_mib, non_jvm), pyspark_mib, gpus=0)
+    return _plan(node, nodes, per_node, executor_cores, heap_mib, overhead_mib, pyspark_mib, gpus=0,
+                 offheap_mib=offheap_mib)
 
 
 def concurrent_gpu_tasks(gpu_memory_mib: int) -> int:
