@@ -30,3 +30,6 @@ test: $(VENV)/.installed node_modules/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/cold_start.py
 	$(PY) bench/eventlog_parse.py
+	$(PY) bench/check_config.py
+	$(PY) bench/store_connections.py
+	$(PY) bench/tuning_value.py

@@ -181,7 +181,9 @@ def _dynamic_allocation(b: ConfigBuilder, request: TuneRequest, plan: ExecutorPl
 
 def _security(b: ConfigBuilder, request: TuneRequest, notes: list[str]) -> None:
     """Authentication and RPC encryption where Spark can create the shared secret itself."""
-    if request.deploy_mode in (DeployMode.YARN, DeployMode.KUBERNETES, DeployMode.LOCAL):
+    if request.deploy_mode is DeployMode.LOCAL:
+        return  # one JVM: no executor or shuffle traffic crosses the network
+    if request.deploy_mode in (DeployMode.YARN, DeployMode.KUBERNETES):
         b.set("spark.authenticate", True,
               f"{request.deploy_mode} generates the shared secret per application: only this job's processes can "
               "talk to its driver and executors", "spark-security")
