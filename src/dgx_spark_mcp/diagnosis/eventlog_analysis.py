@@ -22,6 +22,7 @@ from .app_log import AppLog, JobRun, SqlRun, StageRun
 from .eventlog import read_event_log
 from .eventlog_files import locate_event_log
 from .eventlog_models import (
+    DEFAULT_LIMIT,
     AppSummary,
     CriticalPath,
     EventLogAnalysis,
@@ -43,7 +44,6 @@ from .whatif import critical_path, default_executor_counts, driver_ms, sim_group
 
 __all__ = ["DEFAULT_LIMIT", "PLAN_CHARS_MAX", "analyze_event_log"]
 
-DEFAULT_LIMIT = 20
 PLAN_CHARS_MAX = 1_500
 MAX_WHATIF_COUNTS = 20
 

@@ -14,7 +14,11 @@ from pydantic import BaseModel, Field
 
 from ..optimizers.models import ConfigChange
 
+DEFAULT_LIMIT = 20
+"""Jobs, stages, SQL executions, failure groups and executors listed unless the caller asks for more."""
+
 __all__ = [
+    "DEFAULT_LIMIT",
     "AppSummary",
     "CriticalPath",
     "DataVolumes",

@@ -19,8 +19,8 @@ from ..optimizers.models import Workload
 from ..optimizers.sizes import parse_spark_size
 from ..optimizers.workload import classify_workload
 from ..settings import Settings
-from .eventlog_analysis import DEFAULT_LIMIT, analyze_event_log
-from .eventlog_models import EventLogAnalysis
+from .eventlog_analysis import analyze_event_log
+from .eventlog_models import DEFAULT_LIMIT, EventLogAnalysis
 
 __all__ = ["analyze_and_remember", "past_run", "remember"]
 

@@ -7,7 +7,6 @@ from pydantic import Field
 
 from ..app import App
 from ..optimizers.estimate_models import MAX_NODES, EstimateRequest, ResourceEstimate
-from ..optimizers.estimator import estimate
 from ..optimizers.models import GpuChoice, Workload
 from ..optimizers.target import HardwareSpec
 from ..optimizers.throughput import Operation
@@ -59,4 +58,6 @@ def register(mcp: MCPServer, app: App) -> None:
             description=description, data_size=data_size, operations=operations, deadline=deadline,
             hardware=hardware, nodes=nodes, gpu=gpu, workload=workload,
         )
+        from ..optimizers.estimator import estimate  # loaded on first use, not at start-up
+
         return estimate(request, app.settings, nvml=app.nvml)

@@ -6,9 +6,7 @@ from mcp.server import MCPServer
 from pydantic import Field
 
 from ..app import App
-from ..diagnosis.eventlog_analysis import DEFAULT_LIMIT
-from ..diagnosis.eventlog_models import EventLogAnalysis
-from ..diagnosis.run_history import analyze_and_remember
+from ..diagnosis.eventlog_models import DEFAULT_LIMIT, EventLogAnalysis
 from ..optimizers.models import Workload
 from . import READ_ONLY, agent_errors
 
@@ -57,4 +55,6 @@ def register(mcp: MCPServer, app: App) -> None:
         path; a Sparklens-style what-if of the run time for other executor counts with the model's error on the real
         run; AutoTuner-style configuration changes, each with its reason and reference; and findings by severity. A
         complete run is kept in the run history that estimate_resources calibrates from."""
+        from ..diagnosis.run_history import analyze_and_remember  # the reader loads on first use
+
         return analyze_and_remember(path, app.settings, executor_counts, limit, workload, hardware)

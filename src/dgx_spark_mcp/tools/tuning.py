@@ -6,7 +6,6 @@ from mcp.server import MCPServer
 from pydantic import Field
 
 from ..app import App
-from ..optimizers.config import TuneRequest, optimize
 from ..optimizers.models import DeployMode, GpuChoice, SparkConfig, Workload
 from ..optimizers.target import HardwareSpec
 from . import READ_ONLY, agent_errors
@@ -49,6 +48,9 @@ def register(mcp: MCPServer, app: App) -> None:
         RAPIDS Accelerator block. Every key has a reason and a documentation reference; also returned as
         spark-defaults.conf text, spark-submit flags and (kubernetes) a SparkApplication manifest, with warnings where
         the request does not fit the hardware."""
+        # Imported here: the sizing machinery is not needed to answer 'initialize'.
+        from ..optimizers.config import TuneRequest, optimize
+
         request = TuneRequest(
             workload=workload,
             data_size=data_size,
