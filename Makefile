@@ -33,3 +33,4 @@ bench: $(VENV)/.installed
 	$(PY) bench/check_config.py
 	$(PY) bench/store_connections.py
 	$(PY) bench/tuning_value.py
+	$(PY) bench/diagnose_throughput.py

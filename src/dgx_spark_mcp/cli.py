@@ -137,6 +137,35 @@ def _cmd_eventlog(args: argparse.Namespace, settings: Settings) -> None:
     _emit(result, args.json, render_event_log)
 
 
+def _cmd_diagnose(args: argparse.Namespace, settings: Settings) -> None:
+    from .diagnosis.diagnose import diagnose_log
+    from .diagnosis.diagnose_render import render_diagnosis
+
+    hardware: Any = args.hardware
+    if hardware is not None and hardware.lstrip().startswith("{"):
+        hardware = _json_arg("--hardware", hardware)
+    text = sys.stdin.read() if args.file == "-" else None
+    result = diagnose_log(args.file, settings, text=text, hardware=hardware, limit=args.limit, kind=args.kind)
+    _emit(result, args.json, render_diagnosis)
+
+
+def _cmd_plan(args: argparse.Namespace, settings: Settings) -> None:
+    from .diagnosis.plan_analysis import analyze_query_plan
+    from .diagnosis.plan_render import render_plan_analysis
+
+    schema = Path(args.schema).read_text(encoding="utf-8") if args.schema else None
+    if args.sql is not None:
+        if args.file is not None:
+            raise BadInputError("give either FILE (a plan) or --sql, not both")
+        sql = sys.stdin.read() if args.sql == "-" else args.sql
+        result = analyze_query_plan(None, settings, sql=sql, schema=schema, connect_url=args.connect_url)
+    elif args.file in (None, "-"):
+        result = analyze_query_plan(sys.stdin.read(), settings)
+    else:
+        result = analyze_query_plan(None, settings, path=args.file)
+    _emit(result, args.json, render_plan_analysis)
+
+
 def _json_arg(flag: str, text: str) -> Any:
     try:
         return json.loads(text)
@@ -242,6 +271,23 @@ def build_parser() -> argparse.ArgumentParser:
     evl.add_argument("--hardware", help="where it ran: a profile name or a machine label")
     evl.add_argument("--json", action="store_true", help="print the analyze_event_log tool's JSON")
     evl.set_defaults(handler=_cmd_eventlog)
+
+    dia = sub.add_parser("diagnose", parents=[common], help="why a Spark job or Airflow task failed, from its log")
+    dia.add_argument("file", metavar="FILE", help="a Spark driver/executor log, event log or Airflow task log (plain, .gz, .zst), or - for stdin")
+    dia.add_argument("--kind", choices=["spark_driver", "spark_executor", "spark_event_log", "airflow", "airflow3_json", "text"],
+                     help="the kind of log (default: detected from the first lines)")
+    dia.add_argument("--hardware", help="size the fixes for: a profile name, 'this', or a JSON node spec")
+    dia.add_argument("--limit", type=int, default=20, help="most findings to print (default 20)")
+    dia.add_argument("--json", action="store_true", help="print the diagnose_log tool's JSON")
+    dia.set_defaults(handler=_cmd_diagnose)
+
+    pln = sub.add_parser("plan", parents=[common], help="analyze a Spark query plan (EXPLAIN output, JSON plan, or SQL)")
+    pln.add_argument("file", metavar="FILE", nargs="?", help="EXPLAIN output or a sparkPlanInfo JSON file, or - for stdin")
+    pln.add_argument("--sql", help="a SELECT to EXPLAIN through local PySpark instead of FILE ('-' reads it from stdin)")
+    pln.add_argument("--schema", metavar="FILE", help="with --sql: a file of CREATE TABLE statements for the tables it reads")
+    pln.add_argument("--connect-url", help="with --sql: EXPLAIN on a Spark Connect server (sc://host:15002)")
+    pln.add_argument("--json", action="store_true", help="print the analyze_query_plan tool's JSON")
+    pln.set_defaults(handler=_cmd_plan)
 
     config = sub.add_parser("config", parents=[common], help="print the effective settings")
     config.add_argument("--json", action="store_true")

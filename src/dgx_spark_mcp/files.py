@@ -15,10 +15,15 @@ from pathlib import Path
 from .errors import BadInputError
 from .settings import Settings
 
-__all__ = ["MAX_FILE_BYTES", "allowed_path"]
+__all__ = ["MAX_FILE_BYTES", "allowed_path", "max_file_bytes"]
 
 MAX_FILE_BYTES = 20 * 1024**3
 """Files above this are refused: a 20 GiB log is a mistake, not an input."""
+
+
+def max_file_bytes(settings: Settings) -> int:
+    """The size limit in force: Settings.max_file_mib (default 20 GiB, the same as MAX_FILE_BYTES)."""
+    return settings.max_file_mib * 1024**2
 
 
 def _inside(path: Path, roots: list[Path]) -> bool:
@@ -60,10 +65,10 @@ def allowed_path(raw: str | os.PathLike[str], settings: Settings, *, directory_o
             f"path {text!r} is not a regular file (a device, FIFO or socket); give a log or text file"
         )
     size = resolved.stat().st_size
-    if size > MAX_FILE_BYTES:
+    if size > max_file_bytes(settings):
         raise BadInputError(
-            f"path {text!r} is {size / 1024**3:.1f} GiB, above the {MAX_FILE_BYTES // 1024**3} GiB limit; "
-            "give a smaller file or a slice of it"
+            f"path {text!r} is {size / 1024**2:.1f} MiB, above the {settings.max_file_mib} MiB limit; "
+            "give a smaller file or a slice of it, or raise DGX_SPARK_MCP_MAX_FILE_MIB"
         )
     if not os.access(resolved, os.R_OK):
         raise BadInputError(f"path {text!r} is not readable by this process; check its permissions")

@@ -17,13 +17,16 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from . import __version__, prompts
 from .app import App
+from .resources import diagnosis as diagnosis_resources
 from .resources import hardware as hardware_resources
 from .resources import spark as spark_resources
 from .settings import Settings
 from .tools import checker as checker_tools
+from .tools import diagnosis as diagnosis_tools
 from .tools import estimator as estimator_tools
 from .tools import eventlog as eventlog_tools
 from .tools import hardware as hardware_tools
+from .tools import plans as plan_tools
 from .tools import tuning as tuning_tools
 
 __all__ = ["Transport", "build_server", "run"]
@@ -53,8 +56,11 @@ def build_server(settings: Settings, nvml: Any | None = None) -> MCPServer:
     tuning_tools.register(mcp, app)
     checker_tools.register(mcp, app)
     eventlog_tools.register(mcp, app)
+    diagnosis_tools.register(mcp, app)
+    plan_tools.register(mcp, app)
     hardware_resources.register(mcp, app)
     spark_resources.register(mcp, app)
+    diagnosis_resources.register(mcp, app)
     prompts.register(mcp)
     return mcp
 

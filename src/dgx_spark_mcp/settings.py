@@ -64,6 +64,11 @@ class Settings(BaseModel):
         default=None,
         description="Bearer token every HTTP request must carry when set (HTTP transports only).",
     )
+    max_file_mib: int = Field(
+        default=20 * 1024,
+        ge=1,
+        description="Largest file (or pasted text), in MiB, that file-reading tools accept. Env DGX_SPARK_MCP_MAX_FILE_MIB.",
+    )
 
     @field_validator("allowed_roots", mode="before")
     @classmethod

@@ -1,0 +1,172 @@
+"""Throughput of diagnose_log on a big Spark executor log, against `grep -c -E 'Exception|ERROR'`.
+
+    python bench/diagnose_throughput.py [--mib 1100] [--runs 3]
+
+Writes a realistic executor log (INFO chatter of the kinds Spark prints, with WARN lines, OOM
+and fetch-failure stack traces, Python UDF tracebacks and lost executors injected) of at least
+1 GiB into a temporary directory (never the repository), then alternately times:
+
+- ours: ``diagnose_log`` in a fresh subprocess (read, classify, group, store), with its peak RSS;
+- the baseline: ``grep -c -E 'Exception|ERROR'`` on the same file.
+
+Both read the file from the page cache (it was just written; a warm-up pass of each runs
+first).  Targets: ours at least half of grep's speed (ratio >= 0.5), peak RSS <= 300 MB.
+Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+INFO_TEMPLATES = (
+    "{ts} INFO Executor: Running task {t}.0 in stage {s}.0 (TID {tid})",
+    "{ts} INFO Executor: Finished task {t}.0 in stage {s}.0 (TID {tid}). {n} bytes result sent to driver",
+    "{ts} INFO CoarseGrainedExecutorBackend: Got assigned task {tid}",
+    "{ts} INFO ShuffleBlockFetcherIterator: Getting {n} (12.{t} MiB) non-empty blocks including {t} (3.1 MiB) local and 0 "
+    "(0.0 B) host-local and {s} (9.{t} MiB) remote blocks",
+    "{ts} INFO ShuffleBlockFetcherIterator: Started {s} remote fetches in {t} ms",
+    "{ts} INFO MemoryStore: Block broadcast_{s} stored as values in memory (estimated size {n}.0 B, free 2.{t} GiB)",
+    "{ts} INFO TorrentBroadcast: Reading broadcast variable {s} took {t} ms",
+    "{ts} INFO CodeGenerator: Code generated in {t}.{s} ms",
+    "{ts} INFO FileScanRDD: Reading File path: hdfs://nn/data/part-{n:05d}.parquet, range: 0-{n}, partition values: [empty row]",
+    "{ts} INFO MapOutputTrackerWorker: Updating epoch to {s} and clearing cache",
+    "{ts} INFO UnsafeExternalSorter: Thread {t} acquired {n} bytes of memory",
+    "{ts} INFO PythonRunner: Times: total = {n}, boot = {t}, init = {s}, finish = 0",
+)
+WARN_TEMPLATES = (
+    "{ts} WARN BlockManager: Block rdd_{s}_{t} could not be removed as it was not found on disk or in memory",
+    "{ts} WARN TaskMemoryManager: Failed to allocate a page ({n} bytes), try again.",
+)
+FAILURES = (
+    "{ts} ERROR Executor: Exception in task {t}.0 in stage {s}.0 (TID {tid})\njava.lang.OutOfMemoryError: Java heap space\n"
+    "\tat java.util.Arrays.copyOf(Arrays.java:3236)\n\tat org.apache.spark.sql.catalyst.expressions.UnsafeRow.copy(UnsafeRow.java:480)\n"
+    "\tat org.apache.spark.sql.execution.SortExec.$anonfun$doExecute$1(SortExec.scala:112)\n\t... 14 more",
+    "{ts} ERROR Executor: Exception in task {t}.0 in stage {s}.0 (TID {tid})\norg.apache.spark.shuffle.FetchFailedException: "
+    "Failed to connect to host-{t}/10.0.0.{t}:7337\n\tat org.apache.spark.storage.ShuffleBlockFetcherIterator.throwFetchFailedException"
+    "(ShuffleBlockFetcherIterator.scala:1166)\nCaused by: java.io.IOException: Failed to connect to host-{t}/10.0.0.{t}:7337\n"
+    "\tat org.apache.spark.network.client.TransportClientFactory.createClient(TransportClientFactory.java:288)\n\t... 3 more",
+    "{ts} ERROR Executor: Exception in task {t}.0 in stage {s}.0 (TID {tid})\norg.apache.spark.api.python.PythonException: "
+    "Traceback (most recent call last):\n  File \"/opt/spark/python/pyspark/worker.py\", line 1247, in main\n    process()\n"
+    "  File \"/jobs/etl.py\", line {t}, in parse_amount\n    return float(value)\nValueError: could not convert string to float: 'n/a'\n"
+    "\n\tat org.apache.spark.api.python.BasePythonRunner$ReaderIterator.handlePythonException(PythonRunner.scala:572)",
+)
+
+
+def write_log(path: Path, target_bytes: int, seed: int = 7) -> dict[str, int]:
+    """A realistic executor log of at least ``target_bytes``; returns how many failures were injected."""
+    rng = random.Random(seed)
+
+    def block(minute: int) -> str:
+        lines = []
+        for i in range(40_000):
+            ts = f"24/07/08 {4 + minute // 60 % 20:02d}:{minute % 60:02d}:{i % 60:02d}"
+            values = {"ts": ts, "t": rng.randrange(200), "s": rng.randrange(60), "tid": rng.randrange(10**6),
+                      "n": rng.randrange(10**6)}
+            roll = rng.random()
+            template = rng.choice(WARN_TEMPLATES) if roll < 0.002 else rng.choice(INFO_TEMPLATES)
+            lines.append(template.format(**values))
+        return "\n".join(lines) + "\n"
+
+    blocks = [block(m) for m in range(8)]  # ~4 MB each; the file repeats them with failures in between
+    injected = {"failures": 0}
+    written = 0
+    with path.open("w", encoding="utf-8") as f:
+        header = "24/07/08 04:00:00 INFO CoarseGrainedExecutorBackend: Started daemon with process name: 4242@worker-1\n"
+        f.write(header)
+        written += len(header)
+        i = 0
+        while written < target_bytes:
+            text = blocks[i % len(blocks)]
+            f.write(text)
+            written += len(text)
+            failure = FAILURES[i % len(FAILURES)].format(ts="24/07/08 05:00:00", t=i % 200, s=i % 60, tid=i) + "\n"
+            f.write(failure)
+            written += len(failure)
+            injected["failures"] += 1
+            i += 1
+    return injected
+
+
+CHILD = """
+import json, sys, time, resource
+from dgx_spark_mcp.diagnosis.diagnose import diagnose_log
+from dgx_spark_mcp.settings import Settings
+settings = Settings(home=sys.argv[2], allowed_roots=[sys.argv[3]], log_level="WARNING")
+start = time.perf_counter()
+result = diagnose_log(sys.argv[1], settings)
+elapsed = time.perf_counter() - start
+print(json.dumps({"seconds": elapsed, "lines": result.lines_read, "findings": [[f.category, f.evidence[0].occurrences]
+      for f in result.findings]}))
+"""
+
+
+def run_ours(path: Path, home: Path) -> dict[str, object]:
+    """diagnose_log in a fresh interpreter, with that child's own peak RSS (from wait4)."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: exec the measurement with stdout on the pipe
+        os.close(read_fd)
+        os.dup2(write_fd, 1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.execv(sys.executable, [sys.executable, "-c", CHILD, str(path), str(home), str(path.parent)])
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        out = pipe.read()
+    _, status, usage = os.wait4(pid, 0)
+    if status != 0:
+        raise SystemExit(f"diagnose_log failed with status {status}")
+    figures = json.loads(out)
+    figures["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # Linux reports KiB
+    return figures
+
+
+def run_grep(path: Path) -> tuple[float, int]:
+    start = time.perf_counter()
+    out = subprocess.run(["grep", "-c", "-E", "Exception|ERROR", str(path)], capture_output=True, check=False)
+    return time.perf_counter() - start, int(out.stdout or 0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mib", type=int, default=1100, help="size of the generated log in MiB (default 1100: > 1 GiB)")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="diagnose-bench-") as tmp:
+        root = Path(tmp)
+        log_path = root / "executor.log"
+        made = time.perf_counter()
+        injected = write_log(log_path, args.mib * 1024**2)
+        generate_s = time.perf_counter() - made
+        size = log_path.stat().st_size
+        run_grep(log_path)  # warm the page cache
+        ours_s, grep_s, rss, last = [], [], [], {}
+        for run in range(args.runs):
+            last = run_ours(log_path, root / f"home{run}")  # a fresh store: no answer from the store
+            ours_s.append(float(last["seconds"]))
+            rss.append(float(last["peak_rss_mb"]))
+            seconds, grep_hits = run_grep(log_path)
+            grep_s.append(seconds)
+        ours_mbs = size / 1e6 / statistics.median(ours_s)
+        grep_mbs = size / 1e6 / statistics.median(grep_s)
+        print(json.dumps({
+            "file_bytes": size, "generate_s": round(generate_s, 1), "lines": last["lines"],
+            "injected_failures": injected["failures"], "findings": last["findings"], "grep_matching_lines": grep_hits,
+            "ours_s_median": round(statistics.median(ours_s), 3), "grep_s_median": round(statistics.median(grep_s), 3),
+            "ours_mb_per_s": round(ours_mbs, 1), "grep_mb_per_s": round(grep_mbs, 1),
+            "speed_ratio_vs_grep": round(ours_mbs / grep_mbs, 3), "target_speed_ratio": 0.5,
+            "peak_rss_mb": max(rss), "target_peak_rss_mb": 300, "cpus": os.cpu_count(),
+        }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""The text rendering of a diagnose_log result, for ``dgx-spark-mcp diagnose``."""
+
+from __future__ import annotations
+
+from .diagnose import DiagnoseResult
+
+__all__ = ["render_diagnosis"]
+
+
+def render_diagnosis(result: DiagnoseResult) -> str:
+    head = (f"{result.source}: {result.kind}{'' if result.kind_detected else ' (given)'}, {result.lines_read} lines, "
+            f"{result.bytes_read} bytes, codec {result.codec}{' (from the context store)' if result.from_store else ''}")
+    out = [head]
+    if not result.findings:
+        out.append("No findings.")
+    for i, finding in enumerate(result.findings, 1):
+        out.append(f"\n{i}. [{finding.severity}] {finding.category} ({finding.rule_id}): {finding.title}")
+        out.append(f"   {finding.root_cause}")
+        for evidence in finding.evidence:
+            where = ",".join(map(str, evidence.line_numbers))
+            repeat = ""
+            if evidence.occurrences > 1:
+                repeat = f" x{evidence.occurrences} (lines {evidence.first_line}-{evidence.last_line})"
+            out.append(f"   {evidence.role} line {where}{repeat}: {evidence.lines[0] if evidence.lines else ''}")
+        if finding.fix is not None:
+            out.append(f"   fix: {finding.fix.summary}")
+            for change in finding.fix.changes:
+                now = f" (now {change.current_value})" if change.current_value else ""
+                out.append(f"     {change.key} = {change.recommended_value}{now}: {change.reason}")
+    if result.findings_total > len(result.findings):
+        out.append(f"\n{result.findings_total - len(result.findings)} more finding(s); raise --limit to see them")
+    out += [f"note: {note}" for note in result.notes]
+    return "\n".join(out)
