@@ -251,6 +251,16 @@ def test_event_log_task_failures_become_findings(settings_here: Settings) -> Non
     assert result.findings[0].fix is not None and result.findings[0].fix.changes
 
 
+def test_event_log_plans_add_findings_after_the_failures(settings_here: Settings) -> None:
+    healthy_run = diagnose_log(EVENTLOGS / "python_udf_eventlog", settings_here)
+    assert [f.category for f in healthy_run.findings if f.severity != "info"][:1] == ["python_udf"]
+    assert "BatchEvalPython" in str(healthy_run.findings[0].evidence)
+    failed_run = diagnose_log(EVENTLOGS / "gpu_oom_eventlog.zstd", settings_here)
+    assert failed_run.findings[0].category == "gpu_oom"
+    from_plans = [f.category for f in failed_run.findings if f.evidence and f.evidence[0].plan_node is not None]
+    assert len(from_plans) == len(set(from_plans))  # one finding per plan category, however many queries
+
+
 def test_second_call_is_served_from_the_store(settings_here: Settings, tmp_path: Path) -> None:
     path = _write(tmp_path, "executor.log", UDF_LOG)
     first = diagnose_log(path, settings_here)

@@ -380,7 +380,37 @@ def _event_log_findings(path: Path, settings: Settings, limit: int, sizing: _Siz
             title=finding.rule_id.replace("_", " ").capitalize(), root_cause=finding.message,
             evidence=[Evidence(file=str(path), lines=[first_line(finding.message, 1_000)], role="context")],
         )))
+    ranked += [(90, len(ranked) + i, f) for i, f in enumerate(_event_log_plan_findings(analysis, path, covered))]
     return _rank(ranked), analysis
+
+
+def _event_log_plan_findings(analysis: Any, path: Path, covered: set[str]) -> list[DiagnosisFinding]:
+    """What the SQL executions' final plans show (a Python UDF, a cartesian product, ...), once per category.
+
+    They rank after every failure: a plan shape explains slowness, not why a job failed.
+    """
+    from ..errors import BadInputError
+    from .plan_findings import find_plan_issues
+    from .plan_parser import parse_plan
+
+    by_category: dict[str, DiagnosisFinding] = {}
+    for sql in analysis.sql:
+        if not sql.plan.strip():
+            continue
+        try:
+            plan = parse_plan(sql.plan)
+        except BadInputError:
+            continue  # an operator tree cut short is not a plan to judge
+        for finding in find_plan_issues(plan, str(path)):
+            if finding.category in covered:
+                continue
+            seen = by_category.get(finding.category)
+            if seen is None:
+                finding.root_cause = f"SQL execution {sql.execution_id}: {finding.root_cause}"
+                by_category[finding.category] = finding
+            elif seen.evidence:
+                seen.evidence[0].occurrences += 1
+    return list(by_category.values())
 
 
 # ---- entry point -------------------------------------------------------------------------
