@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
 
 TOOLS = {
     "detect_hardware", "list_hardware_profiles", "check_gpu_availability", "optimize_spark_config",
-    "check_spark_config", "estimate_resources", "analyze_event_log",
+    "check_spark_config", "estimate_resources", "analyze_event_log", "diagnose_log", "analyze_query_plan",
 }
 
 
