@@ -15,14 +15,11 @@ from pathlib import Path
 from .errors import BadInputError
 from .settings import Settings
 
-__all__ = ["MAX_FILE_BYTES", "allowed_path", "max_file_bytes"]
-
-MAX_FILE_BYTES = 20 * 1024**3
-"""Files above this are refused: a 20 GiB log is a mistake, not an input."""
+__all__ = ["allowed_path", "max_file_bytes"]
 
 
 def max_file_bytes(settings: Settings) -> int:
-    """The size limit in force: Settings.max_file_mib (default 20 GiB, the same as MAX_FILE_BYTES)."""
+    """Files above Settings.max_file_mib (default 20 GiB: a log that size is a mistake, not an input) are refused."""
     return settings.max_file_mib * 1024**2
 
 
