@@ -261,6 +261,20 @@ def test_event_log_plans_add_findings_after_the_failures(settings_here: Settings
     assert len(from_plans) == len(set(from_plans))  # one finding per plan category, however many queries
 
 
+def test_big_logs_are_hashed_beside_the_scan_and_still_served_from_the_store(
+    settings_here: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dgx_spark_mcp.diagnosis import diagnose
+
+    monkeypatch.setattr(diagnose, "HASH_BESIDE_SCAN_BYTES", 1)  # every file counts as big
+    path = _write(tmp_path, "executor.log", UDF_LOG)
+    first = diagnose_log(path, settings_here)
+    second = diagnose_log(path, settings_here)
+    assert (first.from_store, second.from_store) == (False, True)
+    assert first.content_hash == second.content_hash
+    assert [f.category for f in second.findings] == [f.category for f in first.findings] != []
+
+
 def test_second_call_is_served_from_the_store(settings_here: Settings, tmp_path: Path) -> None:
     path = _write(tmp_path, "executor.log", UDF_LOG)
     first = diagnose_log(path, settings_here)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ MAX_GROUPS = 2_000
 """Distinct (signature, template) groups kept; further distinct messages are only counted."""
 EVIDENCE_LINES = 8
 RESULT_VERSION = 1
+HASH_BESIDE_SCAN_BYTES = 64 * 1024**2
+"""From this size a plain log is hashed for the context store while it is scanned, not before."""
 """Part of the store key: bump it when the analysis changes, so old stored results are not served."""
 
 _SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
@@ -555,13 +558,21 @@ def diagnose_log(
         size = given.reader.stats.compressed_bytes
         if workers := workers_for(size):
             scan = ParallelScan(given.reader.path, size, log_kind, workers)  # scans while this process hashes
-    key = _store_key(given)
     options = context_store.options_key(kind=kind, hardware=hardware, limit=limit, version=RESULT_VERSION)
-    stored = context_store.load_result(settings, key, options)
-    if stored is not None:
-        if scan is not None:
-            scan.cancel()
-        return _served(stored, given.label)
+    hashing = None
+    if scan is None and given.reader is not None and given.reader.stats.compressed_bytes >= HASH_BESIDE_SCAN_BYTES:
+        # A big file is hashed in a thread while this one scans it (hashlib releases the GIL):
+        # the first answer costs max(hash, scan) instead of their sum; a repeated one is
+        # recognised after the scan instead of before it.
+        hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="content-hash")
+        pending = hashing.submit(_store_key, given)
+    else:
+        key = _store_key(given)
+        stored = context_store.load_result(settings, key, options)
+        if stored is not None:
+            if scan is not None:
+                scan.cancel()
+            return _served(stored, given.label)
 
     sizing = _sizing(hardware)
     notes: list[str] = []
@@ -578,6 +589,12 @@ def diagnose_log(
             notes.append(f"{reading.malformed_lines} event-log line(s) were not readable events and were skipped")
     else:
         findings, unreadable, codec, bytes_read = _read_text_log(given, log_kind, scan, sizing, stats, notes)
+    if hashing is not None:
+        key = pending.result()
+        hashing.shutdown()
+        stored = context_store.load_result(settings, key, options)
+        if stored is not None:
+            return _served(stored, given.label)
     notes += _reading_notes(stats, unreadable, bytes_read, sizing)
     if not any(_SEVERITY_ORDER[f.severity] <= _SEVERITY_ORDER["warning"] for f in findings):
         notes.append("no finding of severity warning or above: nothing in this log points to a failure")
