@@ -371,3 +371,17 @@ def test_relayed_driver_traceback_starts_its_own_record_and_wrappers_step_back(s
     by_rule = {f.rule_id: f for f in result.findings}
     assert by_rule["AIRFLOW_SPARK_SUBMIT"].evidence[0].occurrences == 2  # one finding however Airflow worded it
     assert by_rule["AIRFLOW_TASK_FAILED"].severity == "info"  # a wrapper next to a cause
+
+
+def test_one_error_seen_in_a_log_line_and_in_a_wrapper_is_one_finding(tmp_path: Path) -> None:
+    labelled = REPO / "tests" / "fixtures" / "diagnosis" / "labelled"
+    settings = Settings(home=tmp_path / "home", allowed_roots=[str(labelled)], log_level="WARNING")
+    result = diagnose_log(labelled / "pyspark" / "max_result_size.driver.log", settings)
+    same = [f for f in result.findings if f.category == "max_result_size_exceeded"]
+    assert len(same) == 1 and result.findings[0] is same[0]
+    assert len(same[0].evidence) >= 2  # the scheduler's line and the Py4J chain that carried it
+    sized = diagnose_log(labelled / "pyspark" / "max_result_size.driver.log", settings, hardware="dgx-spark")
+    (change,) = sized.findings[0].fix.changes  # type: ignore[union-attr]
+    assert change.key == "spark.driver.maxResultSize" and change.recommended_value == "2g"  # half of a 4g driver
+    (unsized,) = same[0].fix.changes  # type: ignore[union-attr]
+    assert unsized.recommended_value == "2m"  # twice the 1 MiB that failed, when the machine is unknown

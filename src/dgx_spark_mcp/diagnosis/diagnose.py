@@ -43,6 +43,8 @@ MAX_GROUPS = 2_000
 """Distinct (signature, template) groups kept; further distinct messages are only counted."""
 EVIDENCE_LINES = 8
 RESULT_VERSION = 1
+MAX_EVIDENCE = 6
+"""Pieces of evidence kept per finding when the same rule matched in several places."""
 HASH_BESIDE_SCAN_BYTES = 64 * 1024**2
 """From this size a plain log is hashed for the context store while it is scanned, not before."""
 """Part of the store key: bump it when the analysis changes, so old stored results are not served."""
@@ -269,7 +271,9 @@ def _change(advice: ConfigAdvice, groups: dict[str, str | None], sizing: _Sizing
         else:
             plan = sizing.plan
             wanted = {"hardware:heap": plan.heap_mib, "hardware:driver": plan.heap_mib,
-                      "hardware:overhead": plan.overhead_mib}[advice.rule]
+                      "hardware:overhead": plan.overhead_mib,
+                      # as optimize_spark_config sizes it: half the driver heap this machine gets
+                      "hardware:max_result": _driver_result_mib(plan)}[advice.rule]
             floor = 2 * (_mib(base) or 0)  # never recommend less than doubling what failed
             recommended = spark_size(max(wanted, floor))
             reason += _fit_note(sizing)
@@ -279,6 +283,14 @@ def _change(advice: ConfigAdvice, groups: dict[str, str | None], sizing: _Sizing
         reason = f"{reason} (the log shows {current})"
     return ConfigChange(key=advice.key, current_value=current, recommended_value=recommended, reason=reason,
                         reference=advice.reference)
+
+
+def _driver_result_mib(plan: ExecutorPlan) -> int:
+    from ..optimizers.sizing import constants
+
+    c = constants()
+    driver_mib = min(c.driver_memory_gib.value * 1024, max(1024, plan.usable_memory_mib // 2))
+    return int(driver_mib * c.max_result_fraction.value)
 
 
 def _fix(signature: Signature, category: str, groups: dict[str, str | None], sizing: _Sizing | None) -> Fix:
@@ -336,7 +348,21 @@ def _rank(findings: list[tuple[int, int, DiagnosisFinding]]) -> list[DiagnosisFi
         findings = [(p, o, f.model_copy(update={"severity": "info"}) if f.rule_id in wrapper_ids else f)
                     for p, o, f in findings]
     findings.sort(key=lambda item: (_SEVERITY_ORDER[item[2].severity], item[0], item[1]))
-    return [f for _, _, f in findings]
+    return _merge_same_rule([f for _, _, f in findings])
+
+
+def _merge_same_rule(findings: list[DiagnosisFinding]) -> list[DiagnosisFinding]:
+    """One finding per rule: the same error seen as a log line and again inside a wrapper's
+    stack trace (Py4J, job aborted) is one cause with two pieces of evidence."""
+    merged: dict[tuple[str, str], DiagnosisFinding] = {}
+    for finding in findings:
+        key = (finding.rule_id, finding.category)
+        first = merged.get(key)
+        if first is None:
+            merged[key] = finding.model_copy(update={"evidence": list(finding.evidence)})
+        else:
+            first.evidence.extend(finding.evidence[: max(0, MAX_EVIDENCE - len(first.evidence))])
+    return list(merged.values())
 
 
 def _event_log_findings(path: Path, settings: Settings, limit: int, sizing: _Sizing | None) -> tuple[list[DiagnosisFinding], Any]:

@@ -48,7 +48,7 @@ class ConfigAdvice(BaseModel):
     """A configuration change a signature recommends, with the rule that sizes its value.
 
     ``rule`` is a literal value ("-1", "300s"), "double"/"half" of the current value (or of the
-    default when the log does not show it), or "hardware:heap|overhead|driver": sized from the
+    default when the log does not show it), or "hardware:heap|overhead|driver|max_result": sized from the
     machine's executor plan when one is given, else doubled.
     """
 
