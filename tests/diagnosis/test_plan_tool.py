@@ -98,3 +98,21 @@ def test_cli_sql_with_schema_file_in_a_fresh_process(tmp_path: Path, server_env:
     assert result["source"] == "sql" and "broadcast_nested_loop_join" in {f["category"] for f in result["findings"]}
     assert sorted(p.name for p in cwd.iterdir()) == ["schema.sql"]  # nothing written to the current directory
     assert (Path(server_env["DGX_SPARK_MCP_HOME"]) / "spark-explain" / "warehouse").is_dir()
+
+
+def test_analysed_plans_are_kept_in_the_context_store(tmp_path: Path) -> None:
+    import duckdb
+
+    from dgx_spark_mcp.diagnosis.plan_analysis import analyze_query_plan
+    from dgx_spark_mcp.settings import Settings
+    from dgx_spark_mcp.store import store_path
+
+    settings = Settings(home=tmp_path / "home", allowed_roots=[str(tmp_path)], log_level="WARNING")
+    plan = (REPO / "tests" / "fixtures" / "plans" / "formatted" / "spark355_python_udf__sql0.txt").read_text()
+    result = analyze_query_plan(plan, settings, path="udf-plan.txt")
+    analyze_query_plan(plan, settings, path="udf-plan.txt")  # the same plan again replaces its rows
+    with duckdb.connect(str(store_path(settings)), read_only=True) as con:
+        (plans,) = con.execute("SELECT count(*) FROM query_plans").fetchone()  # type: ignore[misc]
+        kept = [r[0] for r in con.execute("SELECT category FROM plan_findings ORDER BY category").fetchall()]
+    assert plans == 1
+    assert kept == sorted(f.category for f in result.findings) and "python_udf" in kept

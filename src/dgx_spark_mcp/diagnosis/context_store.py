@@ -5,7 +5,9 @@ may be gigabytes; the same tables let other tools (``ask``) cite what was found 
 
 - ``diagnosis_results``: the whole result as JSON, per content hash and request options;
 - ``spark_errors``: one row per Spark finding (category, rule, occurrences, lines);
-- ``airflow_failures``: the same for Airflow findings.
+- ``airflow_failures``: the same for Airflow findings;
+- ``query_plans`` and ``plan_findings``: analysed query plans (keyed by the plan text's hash) and
+  their findings.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ..settings import Settings
 from ..store import Migration, connect, transaction, utc_naive
 from .findings import DiagnosisFinding
 
-__all__ = ["MIGRATIONS", "content_hash", "load_result", "options_key", "save_result"]
+__all__ = ["MIGRATIONS", "content_hash", "load_result", "options_key", "save_plan", "save_result"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,14 @@ MIGRATIONS = (
             "PRIMARY KEY (content_hash, options))",
             f"CREATE TABLE IF NOT EXISTS spark_errors ({_FINDING_COLUMNS})",
             f"CREATE TABLE IF NOT EXISTS airflow_failures ({_FINDING_COLUMNS})",
+        ),
+    ),
+    Migration(
+        id="diagnosis_002_plans",
+        statements=(
+            "CREATE TABLE IF NOT EXISTS query_plans (content_hash VARCHAR PRIMARY KEY, source VARCHAR, "
+            "form VARCHAR NOT NULL, headline VARCHAR, result_json VARCHAR NOT NULL, saved_at_utc TIMESTAMP NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS plan_findings ({_FINDING_COLUMNS})",
         ),
     ),
 )
@@ -94,6 +104,19 @@ def save_result(settings: Settings, key: str, options: str, source: str, kind: s
         if airflow:
             con.executemany(f"INSERT INTO airflow_failures VALUES ({marks})", _rows(key, options, source, airflow, now))
     log.debug("stored diagnosis of %s (%s findings)", source, len(findings))
+
+
+def save_plan(settings: Settings, key: str, source: str | None, form: str, headline: str, result_json: str,
+              findings: list[DiagnosisFinding]) -> None:
+    """Keep an analysed plan and its findings (the same plan again replaces its rows)."""
+    now = utc_naive(datetime.now(UTC))
+    marks = ", ".join(["?"] * 13)
+    with connect(settings, MIGRATIONS) as con, transaction(con):
+        con.execute("DELETE FROM query_plans WHERE content_hash = ?", [key])
+        con.execute("DELETE FROM plan_findings WHERE content_hash = ?", [key])
+        con.execute("INSERT INTO query_plans VALUES (?, ?, ?, ?, ?, ?)", [key, source, form, headline, result_json, now])
+        if findings:
+            con.executemany(f"INSERT INTO plan_findings VALUES ({marks})", _rows(key, "", source or "", findings, now))
 
 
 def options_key(**options: object) -> str:

@@ -8,17 +8,20 @@ change.  The node tree is bounded; the summary and findings always cover the who
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ..errors import BadInputError
+from ..errors import BadInputError, CouldNotDoError
 from ..files import allowed_path
 from ..settings import Settings
 from .findings import DiagnosisFinding
 from .plan_findings import find_plan_issues
 from .plan_parser import ParsedPlan, PlanEstimate, PlanForm, PlanNode, parse_plan
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ExchangeSummary", "JoinSummary", "PlanAnalysis", "PlanSummary", "ScanSummary", "analyze_query_plan",
@@ -200,7 +203,7 @@ def analyze_query_plan(
         notes.append("AQE plan before execution (isFinalPlan=false): joins and partition counts may change at run "
                      "time; the plan in the Spark UI or event log after the run is the final one")
     truncated = len(parsed.nodes) > NODE_LIMIT
-    return PlanAnalysis(
+    result = PlanAnalysis(
         source=source,
         file=file,
         form=parsed.form,
@@ -213,3 +216,18 @@ def analyze_query_plan(
         explained_plan=explained,
         notes=notes,
     )
+    _remember(result, text, settings)
+    return result
+
+
+def _remember(result: PlanAnalysis, text: str, settings: Settings) -> None:
+    """Keep the plan and its findings in the context store; a busy store never fails the analysis."""
+    from . import context_store
+
+    key = context_store.content_hash(None, text.encode("utf-8", errors="replace"))
+    try:
+        context_store.save_plan(settings, key, result.file, result.form, result.summary.headline,
+                                result.model_dump_json(), result.findings)
+    except CouldNotDoError as exc:
+        log.warning("query plan not kept in the context store: %s", exc)
+        result.notes.append(f"not kept in the context store: {exc}")
