@@ -385,3 +385,13 @@ def test_one_error_seen_in_a_log_line_and_in_a_wrapper_is_one_finding(tmp_path: 
     assert change.key == "spark.driver.maxResultSize" and change.recommended_value == "2g"  # half of a 4g driver
     (unsized,) = same[0].fix.changes  # type: ignore[union-attr]
     assert unsized.recommended_value == "2m"  # twice the 1 MiB that failed, when the machine is unknown
+
+
+def test_pasted_event_log_text_is_diagnosed_like_the_file(settings_here: Settings) -> None:
+    log = EVENTLOGS / "python_udf_eventlog"
+    from_file = diagnose_log(log, settings_here)
+    pasted = diagnose_log("", settings_here, text=log.read_text(encoding="utf-8"))
+    assert pasted.kind == "spark_event_log"
+    assert [f.category for f in pasted.findings] == [f.category for f in from_file.findings] != []
+    assert all(e.file is None for f in pasted.findings for e in f.evidence)
+    assert not any(p.name.startswith("pasted-eventlog-") for p in settings_here.home.iterdir())

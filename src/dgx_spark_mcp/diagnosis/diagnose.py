@@ -413,6 +413,24 @@ def _event_log_findings(path: Path, settings: Settings, limit: int, sizing: _Siz
     return _rank(ranked), analysis
 
 
+def _pasted_event_log_findings(data: bytes, settings: Settings, limit: int,
+                               sizing: _Sizing | None) -> tuple[list[DiagnosisFinding], Any]:
+    """Pasted event-log lines go through the same file reader: written to a private temporary
+    file under the data dir, read with that directory as the only allowed root, then deleted."""
+    import tempfile
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="pasted-eventlog-", dir=settings.home) as folder:
+        path = Path(folder) / "eventlog"
+        path.write_bytes(data)
+        private = settings.model_copy(update={"allowed_roots": [Path(folder).resolve()]})
+        findings, analysis = _event_log_findings(path, private, limit, sizing)
+    for finding in findings:
+        for evidence in finding.evidence:
+            evidence.file = None  # the temporary file is gone; the evidence is the pasted text
+    return findings, analysis
+
+
 def _event_log_plan_findings(analysis: Any, path: Path, covered: set[str]) -> list[DiagnosisFinding]:
     """What the SQL executions' final plans show (a Python UDF, a cartesian product, ...), once per category.
 
@@ -515,13 +533,14 @@ def _store_key(given: _Input) -> str:
     return context_store.content_hash(None, repr((given.label, listing)).encode())
 
 
-def _served(stored: str, label: str) -> DiagnoseResult:
-    """A stored result, pointed at this path (the same content may have been asked about under another name)."""
+def _served(stored: str, label: str, pasted: bool = False) -> DiagnoseResult:
+    """A stored result, pointed at this path (the same content may have been asked about under
+    another name, or pasted: then the evidence names no file)."""
     result = DiagnoseResult.model_validate_json(stored)
     for finding in result.findings:
         for evidence in finding.evidence:
             if evidence.file is not None and evidence.file == result.source:
-                evidence.file = label
+                evidence.file = None if pasted else label
     return result.model_copy(update={
         "source": label, "from_store": True,
         "notes": [*result.notes, "served from the context store: this content was diagnosed before"],
@@ -598,15 +617,16 @@ def diagnose_log(
         if stored is not None:
             if scan is not None:
                 scan.cancel()
-            return _served(stored, given.label)
+            return _served(stored, given.label, pasted=given.path is None)
 
     sizing = _sizing(hardware)
     notes: list[str] = []
     stats = ReadStats()
     if log_kind is LogKind.SPARK_EVENT_LOG:
         if given.path is None:
-            raise BadInputError("pasted text is a Spark event log; give its path instead (event logs are read as files)")
-        findings, analysis = _event_log_findings(given.path, settings, limit, sizing)
+            findings, analysis = _pasted_event_log_findings(given.data or b"", settings, limit, sizing)
+        else:
+            findings, analysis = _event_log_findings(given.path, settings, limit, sizing)
         reading = analysis.reading
         stats.lines, codec, bytes_read = reading.lines, ",".join(sorted(set(reading.codecs))), reading.decompressed_bytes
         unreadable = Unreadable(non_utf8_lines=0, oversized_lines=reading.oversized_lines, last_line_cut=reading.last_line_cut,
@@ -620,7 +640,7 @@ def diagnose_log(
         hashing.shutdown()
         stored = context_store.load_result(settings, key, options)
         if stored is not None:
-            return _served(stored, given.label)
+            return _served(stored, given.label, pasted=given.path is None)
     notes += _reading_notes(stats, unreadable, bytes_read, sizing)
     if not any(_SEVERITY_ORDER[f.severity] <= _SEVERITY_ORDER["warning"] for f in findings):
         notes.append("no finding of severity warning or above: nothing in this log points to a failure")
