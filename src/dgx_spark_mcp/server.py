@@ -37,6 +37,9 @@ Transport = Literal["stdio", "streamable-http", "sse"]
 INSTRUCTIONS = """\
 dgx-spark-mcp answers questions about NVIDIA GPU machines and Apache Spark jobs.
 Start with detect_hardware (this machine) or list_hardware_profiles (machines you plan for).
+For a Spark job: optimize_spark_config writes a configuration (RAPIDS on GPUs), check_spark_config
+reviews an existing one, estimate_resources sizes a job before it runs, analyze_event_log tunes it
+from what it did; diagnose_log and analyze_query_plan explain failures and slow plans.
 'DGX Spark' is NVIDIA's GB10 desktop, not Apache Spark. Fields a GPU does not support are null
 and listed under 'unavailable': never read them as zero."""
 
