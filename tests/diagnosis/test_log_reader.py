@@ -64,3 +64,28 @@ def test_a_trace_split_across_blocks_stays_one_record() -> None:
     assert len(records) == 1 and records[0].frames == 1
     assert records[0].chain()[-1][1] == "java.lang.OutOfMemoryError: Java heap space"
     assert stats.lines == 4
+
+
+def test_the_reader_stops_at_signature_anchors_not_at_every_warn_line() -> None:
+    # WARN chatter no signature knows is skipped; an INFO line with a signature's anchor (a spill) is read.
+    text = (
+        "24/07/08 04:03:24 WARN BlockManager: Block rdd_3_1 could not be removed as it was not found on disk or in memory\n"
+        "24/07/08 04:03:25 INFO UnsafeExternalSorter: Thread 61 spilling sort data of 1024.0 MiB to disk (0  time so far)\n"
+        "24/07/08 04:03:26 WARN TaskSetManager: Lost task 1.0 in stage 3.0 (TID 7) (host executor 2): ExecutorLostFailure "
+        "(executor 2 exited caused by one of the running tasks) Reason: Container killed by YARN for exceeding memory limits\n"
+    )
+    records = list(read_records(text_blocks(text.encode()), LogKind.SPARK_EXECUTOR, ReadStats()))
+    assert [(r.line_no, r.level) for r in records] == [(2, "INFO"), (3, "WARN")]
+
+
+def test_line_numbers_hold_across_long_stretches_counted_in_bulk() -> None:
+    # Spans above 64 KiB between anchors are counted with numpy, shorter ones with bytes.count: both must agree.
+    chatter = "".join(f"24/07/08 04:03:24 INFO Executor: Running task {i}.0 in stage 1.0 (TID {i})\n" for i in range(5_000))
+    failure = "24/07/08 04:03:25 ERROR Executor: Exception in task 3.0 in stage 0.0 (TID 3)\njava.lang.OutOfMemoryError: Java heap space\n"
+    text = failure + chatter + failure + chatter[:500] + failure
+    stats = ReadStats()
+    records = list(read_records(text_blocks(text.encode()), LogKind.SPARK_EXECUTOR, stats))
+    chatter_lines = chatter.count("\n")
+    small = chatter[:500].count("\n")
+    assert [r.line_no for r in records] == [1, 3 + chatter_lines, 5 + chatter_lines + small]
+    assert stats.lines == text.count("\n")

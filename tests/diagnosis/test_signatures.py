@@ -54,3 +54,21 @@ def test_config_advice_groups_exist_in_the_patterns() -> None:
         for advice in [*signature.fix.changes, *signature.driver_changes]:
             if advice.current_group:
                 assert any(f"?P<{advice.current_group}>" in p for p in signature.patterns), (signature.id, advice.key)
+
+
+def test_every_passing_example_holds_an_anchor_the_log_reader_stops_at() -> None:
+    # The reader skips lines without an anchor: a signature whose line holds none would never fire on a big log.
+    from dgx_spark_mcp.diagnosis.log_reader import GENERIC_ANCHORS, anchors
+    from dgx_spark_mcp.diagnosis.signatures import spark_signatures
+
+    for signature in spark_signatures():
+        for line in signature.examples.passing:
+            assert any(a in line for a in (*GENERIC_ANCHORS, *signature.anchors)), (signature.id, line)
+    assert len(anchors()) <= 64  # above 64 patterns the Aho-Corasick library drops its SIMD prefilter: 4x slower
+
+
+def test_every_pattern_has_a_passing_example() -> None:
+    # So the anchor test above covers each pattern, not only the signature's first one.
+    for signature in SIGNATURES:
+        for pattern in signature.patterns:
+            assert any(re.search(pattern, line) for line in signature.examples.passing), (signature.id, pattern)

@@ -80,7 +80,7 @@ class DiagnoseResult(BaseModel):
     findings: list[DiagnosisFinding] = Field(description="Most likely root cause first; cut to the limit.")
     findings_total: int
     hardware: str | None = Field(description="What the fixes were sized for, when hardware was given.")
-    content_hash: str = Field(description="SHA-256 of the content: the key of the context store.")
+    content_hash: str = Field(description="BLAKE3 of the content: the key of the context store.")
     from_store: bool = Field(description="True when this result was served from the context store (same content asked before).")
     notes: list[str]
 
@@ -138,15 +138,18 @@ class _Classified:
 def _classify(record: Record, kind: LogKind) -> _Classified | None:
     """The innermost cause in the record's chain that a signature knows, with the wrappers around it."""
     registry = signatures()
+    matcher = registry.matcher
     chain = record.chain()
-    wrappers = [(s.id, n, text) for n, text in chain for s in registry.wrappers_in(text)]
+    # Most records of a big log are WARN lines no signature knows: one search each rules them out.
+    candidates = [(n, text) for n, text in chain if matcher.may_match(text)]
+    wrappers = [(s.id, n, text) for n, text in candidates for s in matcher.wrappers_in(text)]
     found = None
-    for n, text in reversed(chain):  # innermost first; an outer cause wins only with a stronger signature
-        if (hit := registry.match(text, wrappers=False)) and (found is None or hit[0].priority < found[0][0].priority):
+    for n, text in reversed(candidates):  # innermost first; an outer cause wins only with a stronger signature
+        if (hit := matcher.match(text, wrappers=False)) and (found is None or hit[0].priority < found[0][0].priority):
             found = (hit, (n, text))
     if found is None and len(record.lines) > len(chain):
         # Structured tracebacks (Airflow 3 JSON) hold the cause outside the chain's line shapes.
-        if hit := registry.match(record.text(), wrappers=False):
+        if hit := matcher.match(record.text(), wrappers=False):
             found = (hit, (record.line_no, record.lines[0]))
     if found is None and wrappers:
         rule_id, n, text = wrappers[-1]
@@ -606,7 +609,7 @@ def diagnose_log(
     options = context_store.options_key(kind=kind, hardware=hardware, limit=limit, version=RESULT_VERSION)
     hashing = None
     if scan is None and given.reader is not None and given.reader.stats.compressed_bytes >= HASH_BESIDE_SCAN_BYTES:
-        # A big file is hashed in a thread while this one scans it (hashlib releases the GIL):
+        # A big file is hashed in a thread while this one scans it (blake3 releases the GIL):
         # the first answer costs max(hash, scan) instead of their sum; a repeated one is
         # recognised after the scan instead of before it.
         hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="content-hash")

@@ -7,10 +7,11 @@ are kept (bounded), so the Caused-by chain can be followed to its innermost caus
 
 Speed: most lines of a big Spark log are INFO chatter that no signature can match.  For Spark
 and plain-text logs the reader does not look at them one by one: it scans each decoded block
-with ``bytes.find`` for a handful of anchors (``ERROR``, ``WARN``, ``Exception``, ``Error``)
-and counts the newlines in between, so only the lines around a hit are decoded and
-parsed in Python.  Every failure marker of the signatures sits on a line with one of the
-anchors, or inside the stack trace of such a line.  Airflow logs are small and carry signals
+with Aho-Corasick for the anchors (``ERROR``, ``Exception``, ``Error`` and the literal anchors
+each signature declares) and counts the newlines in between, so only the lines around a hit are
+decoded and parsed in Python.  Every failure marker of the signatures sits on a line with one of
+the anchors, or inside the stack trace of such a line (a registry test holds every signature's
+examples to that).  Airflow logs are small and carry signals
 on INFO lines (return codes, upstream_failed), so they are read line by line.
 
 On a machine with 4 or more CPUs, a big plain Spark log is split at record starts into one
@@ -33,11 +34,25 @@ from pathlib import Path
 
 from .logkind import LogKind, ParsedLine, parse_airflow, parse_airflow3, parse_log4j
 
-__all__ = ["ANCHORS", "PARALLEL_MIN_BYTES", "ReadStats", "Record", "read_records", "ParallelScan", "text_blocks", "workers_for"]
+__all__ = ["GENERIC_ANCHORS", "anchors", "PARALLEL_MIN_BYTES", "ReadStats", "Record", "read_records", "ParallelScan", "text_blocks", "workers_for"]
 
-ANCHORS = (b"ERROR", b"WARN", b"Exception", b"Error")
-"""Lines worth reading start a record here. FATAL is not one: Spark does not log at FATAL, and a
-FATAL line that matters names an Exception or Error anyway."""
+GENERIC_ANCHORS = ("ERROR", "Exception", "Error")
+"""Every error worth reading names one of these.  WARN is not one: the WARN lines that matter
+(a lost executor, a YARN kill) carry their signature's own anchors, and the rest is noise.  FATAL
+is not one either: Spark does not log at FATAL, and a FATAL line that matters names an Exception
+or Error anyway."""
+
+
+@cache
+def anchors() -> tuple[str, ...]:
+    """The generic anchors and every Spark signature's (``anchors`` in data/log-signatures.json).
+
+    Airflow signatures need none: Airflow logs are read line by line.  Kept under 64 patterns,
+    the most the library's SIMD prefilter takes.
+    """
+    from .signatures import spark_signatures
+
+    return tuple(sorted({*GENERIC_ANCHORS, *(a for s in spark_signatures() for a in s.anchors)}))
 
 
 @cache
@@ -46,7 +61,27 @@ def _anchor_search() -> Any:
     ``bytes.find`` pass per anchor, which made the reader a tenth of grep's speed."""
     import ahocorasick_rs
 
-    return ahocorasick_rs.BytesAhoCorasick(list(ANCHORS))
+    # Leftmost-first semantics let the library use its SIMD (Teddy) prefilter: 2+ GB/s with
+    # dozens of anchors, against 0.6 GB/s for the standard semantics.
+    return ahocorasick_rs.BytesAhoCorasick([a.encode() for a in anchors()], matchkind=ahocorasick_rs.MatchKind.LeftmostFirst)
+
+
+class _Newlines:
+    """Counts newlines between offsets of a block: the whole file between anchors is counted for
+    line numbers.  numpy's vectorised compare counts a long span about five times faster than
+    ``bytes.count`` (0.03 s against 0.16 s per GB here); a short one is not worth the call."""
+
+    MIN_VECTORISED = 1 << 16
+
+    @staticmethod
+    def between(buf: bytes, start: int, end: int) -> int:
+        if end - start < _Newlines.MIN_VECTORISED:
+            return buf.count(b"\n", start, end)
+        import numpy
+
+        return int(numpy.count_nonzero(numpy.frombuffer(buf, numpy.uint8, count=end - start, offset=start) == 10))
+
+
 MAX_KEPT_LINES = 200
 """Message lines kept per record; frames beyond them are only counted."""
 MAX_RECORD_LINES = 5_000
@@ -232,7 +267,7 @@ class _Scanner:
             if hit < pos:
                 continue  # inside a record already read
             line_start = max(pos, buf.rfind(b"\n", pos, hit) + 1)
-            self.line_no += buf.count(b"\n", pos, line_start)
+            self.line_no += _Newlines.between(buf, pos, line_start)
             nl = buf.find(b"\n", line_start, end)
             stop = end if nl < 0 else nl
             record = self._header(_decode(buf[line_start:stop], self.stats))
@@ -243,7 +278,7 @@ class _Scanner:
                 return
             yield record
         if pos < end:
-            self.line_no += buf.count(b"\n", pos, end)
+            self.line_no += _Newlines.between(buf, pos, end)
             if buf[end - 1 : end] != b"\n":
                 self.line_no += 1  # the unterminated last line
 

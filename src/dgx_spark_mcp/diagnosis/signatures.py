@@ -23,9 +23,11 @@ __all__ = [
     "CategoryVocabulary",
     "ConfigAdvice",
     "Signature",
+    "SignatureMatcher",
     "SignatureRegistry",
     "categories",
     "signatures",
+    "spark_signatures",
 ]
 
 
@@ -80,6 +82,10 @@ class Signature(BaseModel):
     title: str
     root_cause: str
     patterns: list[str] = Field(min_length=1)
+    anchors: list[str] = Field(
+        default_factory=list,
+        description="Literal text every match contains, unless each pattern already contains ERROR, Exception or Error: "
+        "the reader of Spark logs only stops at lines holding an anchor (Airflow logs are read line by line).")
     fix: SignatureFix
     driver_changes: list[ConfigAdvice] = Field(default_factory=list)
     examples: Examples
@@ -100,22 +106,48 @@ class SignatureRegistry(BaseModel):
     source: str
     signatures: list[Signature]
 
-    _table: list[tuple[Signature, list[re.Pattern[str]]]] = PrivateAttr(default_factory=list)
-    _any: re.Pattern[str] | None = PrivateAttr(default=None)
-    _any_cause: re.Pattern[str] | None = PrivateAttr(default=None)
+    _matcher: SignatureMatcher | None = PrivateAttr(default=None)
 
     def model_post_init(self, _context: object) -> None:
-        # Plain tuples, read once per call: pydantic's private-attribute lookup costs more than a
-        # regex search, and this runs for every WARN/ERROR record of a big log.
-        self._table = [(s, s._compiled) for s in self.signatures]
-        self._any = _union(self.signatures)
-        self._any_cause = _union([s for s in self.signatures if not s.wrapper])
+        self._matcher = SignatureMatcher(self.signatures)
+
+    @property
+    def matcher(self) -> SignatureMatcher:
+        """The compiled patterns; callers in a loop read this once (pydantic's private attributes are slow to reach)."""
+        assert self._matcher is not None
+        return self._matcher
+
+    def match(self, text: str, *, wrappers: bool = True) -> tuple[Signature, re.Match[str]] | None:
+        return self.matcher.match(text, wrappers=wrappers)
+
+    def wrappers_in(self, text: str) -> list[Signature]:
+        return self.matcher.wrappers_in(text)
+
+    def by_id(self, rule_id: str) -> Signature:
+        return next(s for s in self.signatures if s.id == rule_id)
+
+
+class SignatureMatcher:
+    """The signatures' patterns, compiled, in plain attributes: this runs for every WARN/ERROR
+    record of a big log, where a pydantic attribute lookup costs more than a regex search."""
+
+    __slots__ = ("_table", "_any", "_any_cause", "_any_wrapper")
+
+    def __init__(self, selected: list[Signature]) -> None:
+        self._table = [(s, s._compiled) for s in selected]
+        self._any = _union(selected)
+        self._any_cause = _union([s for s in selected if not s.wrapper])
+        self._any_wrapper = _union([s for s in selected if s.wrapper])
+
+    def may_match(self, text: str) -> bool:
+        """False when no signature, wrapper or cause, can match ``text``: one search rules out all of them."""
+        return self._any is not None and self._any.search(text) is not None
 
     def match(self, text: str, *, wrappers: bool = True) -> tuple[Signature, re.Match[str]] | None:
         """The first signature (in priority order) whose pattern is found in ``text``."""
         prefilter = self._any if wrappers else self._any_cause
         if prefilter is None or prefilter.search(text) is None:
-            return None  # one search rules out every signature for most lines
+            return None
         for signature, patterns in self._table:
             if signature.wrapper and not wrappers:
                 continue
@@ -125,10 +157,9 @@ class SignatureRegistry(BaseModel):
         return None
 
     def wrappers_in(self, text: str) -> list[Signature]:
+        if self._any_wrapper is None or self._any_wrapper.search(text) is None:
+            return []
         return [s for s, patterns in self._table if s.wrapper and any(p.search(text) for p in patterns)]
-
-    def by_id(self, rule_id: str) -> Signature:
-        return next(s for s in self.signatures if s.id == rule_id)
 
 
 def _union(selected: list[Signature]) -> re.Pattern[str] | None:
@@ -140,6 +171,12 @@ def _union(selected: list[Signature]) -> re.Pattern[str] | None:
 @cache
 def signatures() -> SignatureRegistry:
     return load_knowledge("log-signatures.json", SignatureRegistry)
+
+
+def spark_signatures() -> list[Signature]:
+    """The signatures of Spark logs: those whose category is not in the vocabulary's Airflow group."""
+    airflow = {c.name for c in categories().categories if c.group == "airflow"}
+    return [s for s in signatures().signatures if s.category not in airflow]
 
 
 @cache
