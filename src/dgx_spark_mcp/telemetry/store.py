@@ -1,0 +1,270 @@
+"""The telemetry store: a Parquet dataset in the data directory, queried with DuckDB or Spark.
+
+Layout (``settings.home / "telemetry"``)::
+
+    samples/batch=<id>/part-0.parquet   the samples of one ingest, sorted by (uuid, metric, ts)
+    samples/batch=<id>/_gpus.parquet    one row per GPU of that batch (host, index, model, driver,
+                                        first/last seen, sample count)
+    samples/batch=<id>/_latest.parquet  the last value of each (uuid, metric) in that batch
+    _staging/<id>/                      a batch being written (never read)
+    ingest.lock                         held by the one process committing a batch
+
+Why Parquet files rather than a table in ``store.duckdb``: DuckDB lets one process open a
+database file at a time, so a long ingest would lock every other server process out of its
+queries.  Files written once and committed by an atomic directory rename need no lock to read:
+a reader sees a batch completely or not at all, and an ingest killed midway leaves only a
+``_staging`` directory nobody reads (removed by the next ingest).  Spark reads the same
+``samples/`` directory unchanged (``spark.read.parquet``; files starting with ``_`` are skipped,
+and ``batch`` becomes a partition column).
+
+Each sample is stored once: a batch keeps one row per (ts, uuid, metric) and drops those already
+stored, under ``ingest.lock``, so two processes ingesting the same file store it once.
+Timestamps are UTC, stored as TIMESTAMP without a zone (Spark reads them as TIMESTAMP_NTZ).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import shutil
+import time
+import uuid as uuidlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import CouldNotDoError
+from ..settings import Settings
+
+if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
+
+__all__ = [
+    "SAMPLE_COLUMNS",
+    "CommitResult",
+    "TelemetryStore",
+]
+
+log = logging.getLogger(__name__)
+
+SAMPLE_COLUMNS: dict[str, str] = {
+    "ts": "TIMESTAMP",
+    "uuid": "VARCHAR",
+    "host": "VARCHAR",
+    "gpu_index": "INTEGER",
+    "model": "VARCHAR",
+    "metric": "VARCHAR",
+    "value": "DOUBLE",
+    "pod": "VARCHAR",
+    "namespace": "VARCHAR",
+    "container": "VARCHAR",
+}
+"""The columns of every sample, in order: what an importer's relation must provide."""
+
+GPU_COLUMNS: dict[str, str] = {
+    "uuid": "VARCHAR",
+    "host": "VARCHAR",
+    "gpu_index": "INTEGER",
+    "model": "VARCHAR",
+    "driver": "VARCHAR",
+    "first_seen": "TIMESTAMP",
+    "last_seen": "TIMESTAMP",
+    "samples": "BIGINT",
+}
+LATEST_COLUMNS: dict[str, str] = {"uuid": "VARCHAR", "metric": "VARCHAR", "ts": "TIMESTAMP", "value": "DOUBLE"}
+
+INGEST_LOCK_WAIT_S = 600.0
+"""How long a commit waits for another process's ingest to finish before giving up."""
+_ROW_GROUP = 122_880
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    batch: str | None
+    """The committed batch id, or None when every row was already stored."""
+    rows_in: int
+    stored: int
+    duplicates: int
+
+
+def _empty(columns: dict[str, str]) -> str:
+    return "SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in columns.items()) + " WHERE false"
+
+
+def _sql_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class TelemetryStore:
+    """The Parquet dataset of one data directory."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.root = settings.home / "telemetry"
+        self.samples_dir = self.root / "samples"
+        self.staging_dir = self.root / "_staging"
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def batches(self) -> list[Path]:
+        if not self.samples_dir.is_dir():
+            return []
+        return sorted(p for p in self.samples_dir.iterdir() if p.is_dir() and p.name.startswith("batch="))
+
+    def _files(self, name: str) -> list[Path]:
+        return [b / name for b in self.batches() if (b / name).is_file()]
+
+    def source(self, table: str) -> str:
+        """A SQL relation over the committed files of ``table`` (samples, gpus, latest), empty when there are none.
+
+        The file list is taken now, so a batch committed during a query is either wholly in or out.
+        """
+        name, columns = {
+            "samples": ("part-0.parquet", SAMPLE_COLUMNS),
+            "gpus": ("_gpus.parquet", GPU_COLUMNS),
+            "latest": ("_latest.parquet", LATEST_COLUMNS),
+        }[table]
+        files = self._files(name)
+        if not files:
+            return f"({_empty(columns)})"
+        listed = ", ".join(_sql_path(f) for f in files)
+        return f"read_parquet([{listed}], hive_partitioning = false)"
+
+    @contextmanager
+    def reader(self) -> Iterator[DuckDBPyConnection]:
+        """An in-memory DuckDB connection with views ``samples``, ``gpus`` and ``latest`` over the committed
+        files.  No lock: readers never wait for an ingest."""
+        con = _memory_connection()
+        try:
+            for table in ("samples", "gpus", "latest"):
+                con.execute(f"CREATE TEMP VIEW {table} AS SELECT * FROM {self.source(table)}")
+            yield con
+        finally:
+            con.close()
+
+    # ---- writing -------------------------------------------------------------------------
+
+    @contextmanager
+    def ingest_lock(self, wait_s: float = INGEST_LOCK_WAIT_S) -> Iterator[None]:
+        """Held while a batch is deduplicated and committed: one committer at a time, across processes."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / "ingest.lock").open("a+") as handle:
+            deadline = time.monotonic() + wait_s
+            delay = 0.02
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise CouldNotDoError(
+                            f"another process has been ingesting telemetry into {self.root} for over {wait_s:.0f} s; "
+                            "wait for it to finish and try again"
+                        ) from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.5)
+            try:
+                self._remove_abandoned_staging()
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def _remove_abandoned_staging(self) -> None:
+        # Only the lock holder writes staging directories, so any found now belong to a killed ingest.
+        if self.staging_dir.is_dir():
+            for leftover in self.staging_dir.iterdir():
+                log.info("removing %s, left by an ingest that did not finish", leftover)
+                shutil.rmtree(leftover, ignore_errors=True)
+
+    def commit(self, con: DuckDBPyConnection, relation: str, *, driver: dict[str, str] | None = None) -> CommitResult:
+        """Store the rows of ``relation`` (a SQL table name or subquery with :data:`SAMPLE_COLUMNS`) as one batch.
+
+        Must be called inside :meth:`ingest_lock`.  Rows whose (ts, uuid, metric) is stored already, or
+        repeats within ``relation``, are dropped.  Returns how many were stored.  ``driver`` maps a GPU
+        uuid to its driver version, when the source says it.
+        """
+        batch = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + uuidlib.uuid4().hex[:8]
+        columns = ", ".join(SAMPLE_COLUMNS)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT {columns} FROM {relation} "
+            "WHERE ts IS NOT NULL AND uuid IS NOT NULL AND metric IS NOT NULL"
+        )
+        rows_in = _count(con, "_incoming")
+        if rows_in == 0:
+            return CommitResult(batch=None, rows_in=0, stored=0, duplicates=0)
+        # One row per key within the batch; the first seen wins.
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _fresh AS SELECT {columns} FROM _incoming "
+            "QUALIFY row_number() OVER (PARTITION BY ts, uuid, metric) = 1"
+        )
+        lo, hi = con.execute("SELECT min(ts), max(ts) FROM _fresh").fetchone() or (None, None)
+        stored_before = self.source("samples")
+        overlap = con.execute(
+            f"SELECT count(*) FROM {stored_before} WHERE ts BETWEEN ? AND ?", [lo, hi]
+        ).fetchone()
+        if overlap and overlap[0]:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _fresh AS SELECT f.* FROM _fresh f ANTI JOIN "
+                f"(SELECT ts, uuid, metric FROM {stored_before} WHERE ts BETWEEN ? AND ?) s USING (ts, uuid, metric)",
+                [lo, hi],
+            )
+        stored = _count(con, "_fresh")
+        if stored == 0:
+            return CommitResult(batch=None, rows_in=rows_in, stored=0, duplicates=rows_in)
+        self._write_batch(con, batch, driver or {})
+        return CommitResult(batch=batch, rows_in=rows_in, stored=stored, duplicates=rows_in - stored)
+
+    def _write_batch(self, con: DuckDBPyConnection, batch: str, driver: dict[str, str]) -> None:
+        staging = self.staging_dir / batch
+        staging.mkdir(parents=True)
+        con.execute(
+            f"COPY (SELECT * FROM _fresh ORDER BY uuid, metric, ts) TO {_sql_path(staging / 'part-0.parquet')} "
+            f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {_ROW_GROUP})"
+        )
+        con.execute("CREATE OR REPLACE TEMP TABLE _driver (uuid VARCHAR, driver VARCHAR)")
+        if driver:
+            con.executemany("INSERT INTO _driver VALUES (?, ?)", list(driver.items()))
+        con.execute(
+            "COPY (SELECT f.uuid, arg_max(f.host, f.ts) AS host, arg_max(f.gpu_index, f.ts) AS gpu_index, "
+            "arg_max(f.model, f.ts) AS model, any_value(d.driver) AS driver, min(f.ts) AS first_seen, "
+            "max(f.ts) AS last_seen, count(*) AS samples FROM _fresh f LEFT JOIN _driver d USING (uuid) "
+            f"GROUP BY f.uuid ORDER BY f.uuid) TO {_sql_path(staging / '_gpus.parquet')} (FORMAT parquet)"
+        )
+        con.execute(
+            "COPY (SELECT uuid, metric, max(ts) AS ts, arg_max(value, ts) AS value FROM _fresh "
+            f"GROUP BY uuid, metric ORDER BY uuid, metric) TO {_sql_path(staging / '_latest.parquet')} (FORMAT parquet)"
+        )
+        for written in staging.iterdir():
+            with written.open("rb") as handle:
+                os.fsync(handle.fileno())
+        _fsync_dir(staging)
+        self.samples_dir.mkdir(parents=True, exist_ok=True)
+        os.rename(staging, self.samples_dir / f"batch={batch}")  # the commit: atomic on one filesystem
+        _fsync_dir(self.samples_dir)
+
+
+def _count(con: DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _memory_connection() -> DuckDBPyConnection:
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    return con
