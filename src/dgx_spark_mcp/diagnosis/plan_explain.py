@@ -6,7 +6,8 @@ Locally, one small PySpark session per process (in-memory catalog, no UI, wareho
 same pushdown, same join selection) but reads nothing.  Only a single SELECT/WITH query is
 accepted, and the DDL may only create tables and views, so nothing the caller sends can
 change data.  With a Spark Connect URL (``sc://host:port``) the EXPLAIN runs on that cluster,
-over the tables it already has.
+over the tables it already has, in a session of its own that is closed afterwards; a port nobody
+listens on fails at once, and a server that does not answer within CONNECT_DEADLINE_S is cut off.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import logging
 import os
 import re
 import shutil
+import socket
 import sys
 import threading
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,8 @@ __all__ = ["check_ddl", "check_query", "explain_sql"]
 
 MAX_SQL_CHARS = 200_000
 _CONNECT_NEEDS = ("pandas", "pyarrow", "grpc", "google.protobuf")  # what pyspark[connect] adds
+CONNECT_TIMEOUT_S = 5.0  # TCP connect to the Spark Connect server
+CONNECT_DEADLINE_S = 120.0  # the whole remote EXPLAIN: planning a large query on a busy cluster takes seconds
 _LOCK = threading.Lock()  # one EXPLAIN at a time: the session's current database is shared state
 _SESSION: Any = None
 
@@ -258,9 +263,8 @@ def _installed(module: str) -> bool:
         return False
 
 
-def _explain_connect(sql: str, url: str) -> str:
-    if not url.startswith("sc://"):
-        raise BadInputError(f"connect_url {url!r} is not a Spark Connect URL; write sc://host:15002")
+def _connect_client() -> Any:
+    """PySpark's Spark Connect session class, loaded without letting it print or exit."""
     # PySpark's connect module, imported without its dependencies, prints to stdout and calls sys.exit(0):
     # on stdio that would corrupt JSON-RPC and end the server. Check them first, and import it guarded.
     missing = [name for name in _CONNECT_NEEDS if not _installed(name)]
@@ -277,13 +281,108 @@ def _explain_connect(sql: str, url: str) -> str:
             f"the Spark Connect client could not be loaded ({exc!r}); install 'pyspark[connect]' or leave connect_url "
             "out to EXPLAIN locally"
         ) from None
+    return RemoteSession
+
+
+def _channel(url: str) -> Any:
+    """PySpark's own parse of the URL (host, port, ;token=..., ;use_ssl=...), its complaint made ours."""
+    from pyspark.errors import PySparkValueError
+    from pyspark.sql.connect.client import DefaultChannelBuilder
+
     try:
-        remote = RemoteSession.builder.remote(url).getOrCreate()
-        return _planned(remote, sql)
-    except BadInputError:
-        raise
-    except Exception as exc:
-        raise _spark_error(exc) from exc
+        return DefaultChannelBuilder(url)
+    except PySparkValueError as exc:
+        raise BadInputError(
+            f"connect_url {url!r} is not a valid Spark Connect URL ({str(exc).strip().splitlines()[0][:300]}); "
+            "write sc://host:15002"
+        ) from None
+
+
+def _reachable(url: str, channel: Any) -> None:
+    """A plain TCP connect first: gRPC would retry a refused port for ten minutes before saying anything."""
+    host, port = channel.host.strip("[]"), channel.endpoint.rsplit(":", 1)[1]
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise CouldNotDoError(
+            f"no Spark Connect server answers at {url} ({host}:{port}: {exc.strerror or exc}); start one there "
+            "(sbin/start-connect-server.sh), check the host and port, or leave connect_url out to EXPLAIN locally"
+        ) from None
+
+
+def _explain_connect(sql: str, url: str) -> str:
+    if not url.startswith("sc://"):
+        raise BadInputError(f"connect_url {url!r} is not a Spark Connect URL; write sc://host:15002")
+    remote_session = _connect_client()
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    channel = _channel(url)
+    _reachable(url, channel)
+    # A session of our own, never builder.getOrCreate(): that returns whatever session the process made
+    # first, whichever URL it was for. It is not registered as the active session either, so a later
+    # local EXPLAIN in this process still gets a local session.
+    remote = remote_session(connection=channel)
+    # A server that accepts the connection but does not answer gRPC: a few quick retries, not ten minutes.
+    remote.client.set_retry_policies([DefaultPolicy(max_retries=3, initial_backoff=100, max_backoff=1000)])
+    done: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            done["plan"] = _planned(remote, sql)
+        except BaseException as exc:  # handed to the caller's thread below
+            done["error"] = exc
+
+    worker = threading.Thread(target=run, name="dgx-spark-connect-explain", daemon=True)
+    try:
+        with warnings.catch_warnings():
+            # Spent retries are announced with warnings.warn before the gRPC error is raised; the error says it all.
+            warnings.filterwarnings("ignore", message=r"\[RETRIES_EXCEEDED\]")
+            worker.start()
+            worker.join(CONNECT_DEADLINE_S)
+        if worker.is_alive():
+            raise CouldNotDoError(
+                f"the Spark Connect server at {url} did not return a plan within {CONNECT_DEADLINE_S:.0f} s; check "
+                "that it is a Spark Connect endpoint and not overloaded, or leave connect_url out to EXPLAIN locally"
+            )
+    finally:
+        remote.release_session_on_close = not worker.is_alive()  # a server that does not answer: just close
+        with contextlib.suppress(Exception):
+            remote.stop()  # closing the channel also cancels a call still waiting
+    error = done.get("error")
+    if error is None:
+        return str(done["plan"])
+    if isinstance(error, (BadInputError, CouldNotDoError)):
+        raise error
+    if _unreachable(error):
+        raise CouldNotDoError(
+            f"the Spark Connect server at {url} could not be reached over gRPC ({_grpc_detail(error)}); check that "
+            "it is a Spark Connect endpoint (sc://host:15002) and that TLS/token settings match, or leave "
+            "connect_url out to EXPLAIN locally"
+        ) from error
+    raise _spark_error(error) from error
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().split("\n", 1)[0] or type(exc).__name__)[:300]
+
+
+def _grpc_detail(exc: BaseException) -> str:
+    """gRPC's 'details = "..."' line (the first line is only the Python object's name), else the first line."""
+    found = re.search(r'details = "([^"]*)"', str(exc))
+    return found.group(1)[:300] if found else _first_line(exc)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """A transport failure (no gRPC answer, retries spent), not Spark's answer about the SQL."""
+    import grpc
+    from pyspark.errors.exceptions.connect import SparkConnectGrpcException
+
+    if isinstance(exc, SparkConnectGrpcException):
+        code = exc.getGrpcStatusCode()
+    else:
+        code = exc.code() if isinstance(exc, grpc.RpcError) and hasattr(exc, "code") else None
+    return code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 def explain_sql(sql: str, settings: Settings, schema: str | None = None, connect_url: str | None = None) -> str:
