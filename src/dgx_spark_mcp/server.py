@@ -20,6 +20,7 @@ from .app import App
 from .resources import diagnosis as diagnosis_resources
 from .resources import hardware as hardware_resources
 from .resources import spark as spark_resources
+from .resources import telemetry as telemetry_resources
 from .settings import Settings
 from .tools import checker as checker_tools
 from .tools import diagnosis as diagnosis_tools
@@ -27,6 +28,10 @@ from .tools import estimator as estimator_tools
 from .tools import eventlog as eventlog_tools
 from .tools import hardware as hardware_tools
 from .tools import plans as plan_tools
+from .tools import telemetry_ingest as telemetry_ingest_tools
+from .tools import telemetry_plot as telemetry_plot_tools
+from .tools import telemetry_query as telemetry_query_tools
+from .tools import telemetry_sample as telemetry_sample_tools
 from .tools import tuning as tuning_tools
 
 __all__ = ["Transport", "build_server", "run"]
@@ -40,6 +45,9 @@ Start with detect_hardware (this machine) or list_hardware_profiles (machines yo
 For a Spark job: optimize_spark_config writes a configuration (RAPIDS on GPUs), check_spark_config
 reviews an existing one, estimate_resources sizes a job before it runs, analyze_event_log tunes it
 from what it did; diagnose_log and analyze_query_plan explain failures and slow plans.
+For GPU telemetry: ingest_telemetry imports DCGM CSV or Prometheus text, sample_gpus records this
+machine's GPUs; list_gpus / list_hosts show what is stored, query_telemetry returns series,
+telemetry_report usage, health and cost, plot_telemetry a chart.
 'DGX Spark' is NVIDIA's GB10 desktop, not Apache Spark. Fields a GPU does not support are null
 and listed under 'unavailable': never read them as zero."""
 
@@ -61,9 +69,14 @@ def build_server(settings: Settings, nvml: Any | None = None) -> MCPServer:
     eventlog_tools.register(mcp, app)
     diagnosis_tools.register(mcp, app)
     plan_tools.register(mcp, app)
+    telemetry_ingest_tools.register(mcp, app)
+    telemetry_sample_tools.register(mcp, app)
+    telemetry_query_tools.register(mcp, app)
+    telemetry_plot_tools.register(mcp, app)
     hardware_resources.register(mcp, app)
     spark_resources.register(mcp, app)
     diagnosis_resources.register(mcp, app)
+    telemetry_resources.register(mcp, app)
     prompts.register(mcp)
     return mcp
 

@@ -69,6 +69,24 @@ class Settings(BaseModel):
         ge=1,
         description="Largest file (or pasted text), in MiB, that file-reading tools accept. Env DGX_SPARK_MCP_MAX_FILE_MIB.",
     )
+    scrape_hosts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Hosts (or host:port) besides loopback whose dcgm-exporter /metrics ingest_telemetry may scrape, "
+            "comma-separated in DGX_SPARK_MCP_SCRAPE_HOSTS. Default: loopback only."
+        ),
+    )
+
+    telemetry_engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb",
+        description="Engine of telemetry queries and reports: duckdb (embedded) or spark (PySpark over the same Parquet "
+        "files). Env DGX_SPARK_MCP_TELEMETRY_ENGINE; the tools' and CLI's engine argument overrides it.",
+    )
+    spark_master: str | None = Field(
+        default=None,
+        description="Where the spark engine runs: local[*] (default), a master URL (spark://, yarn), or a Spark Connect "
+        "URL (sc://host:15002). Env DGX_SPARK_MCP_SPARK_MASTER.",
+    )
 
     @field_validator("allowed_roots", mode="before")
     @classmethod
@@ -80,6 +98,17 @@ class Settings(BaseModel):
                     "DGX_SPARK_MCP_ALLOWED_ROOTS is empty; give at least one directory, "
                     f"several separated by {os.pathsep!r}"
                 )
+        return value
+
+    @field_validator("scrape_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        # An allow-list for outgoing requests: normalise case, drop blanks.  Split on ',' and ';' (the
+        # Windows os.pathsep) but not on ':', which separates a host from its port.
+        if isinstance(value, str):
+            value = value.replace(";", ",").split(",")
+        if isinstance(value, list):
+            value = [str(part).strip().lower() for part in value if str(part).strip()]
         return value
 
     @field_validator("allowed_roots")

@@ -61,10 +61,12 @@ def test_connect_url_must_be_sc_and_takes_no_schema(settings: Settings) -> None:
 def test_no_java_is_a_clear_could_not_do(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     from pyspark.sql import SparkSession
 
+    from dgx_spark_mcp import spark_local
+
     monkeypatch.setattr(SparkSession, "getActiveSession", classmethod(lambda cls: None))
     monkeypatch.setattr(plan_explain, "_SESSION", None)
     monkeypatch.delenv("JAVA_HOME", raising=False)
-    monkeypatch.setattr(plan_explain.shutil, "which", lambda name: None)
+    monkeypatch.setattr(spark_local.shutil, "which", lambda name: None)
     with pytest.raises(CouldNotDoError, match="Java is not installed"):
         explain_sql("SELECT 1", settings)
 
@@ -117,5 +119,5 @@ def test_connect_without_its_client_libraries_is_a_clear_could_not_do(settings: 
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     real = plan_explain.importlib.util.find_spec
     monkeypatch.setattr(plan_explain.importlib.util, "find_spec", lambda name: None if name == "pandas" else real(name))
-    with pytest.raises(CouldNotDoError, match="needs pandas.*pyspark\\[connect\\]"):
+    with pytest.raises(CouldNotDoError, match="needs pandas.*dgx-spark-mcp\\[connect\\]"):
         explain_sql("SELECT 1", settings, connect_url="sc://127.0.0.1:15002")

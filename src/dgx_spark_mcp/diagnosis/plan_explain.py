@@ -14,27 +14,20 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import logging
-import os
 import re
-import shutil
-import socket
-import sys
 import threading
 import uuid
 import warnings
-from pathlib import Path
 from typing import Any
 
 from ..errors import BadInputError, CouldNotDoError
 from ..settings import Settings
+from ..spark_local import connect_session, require_java, start_session
 
 __all__ = ["check_ddl", "check_query", "explain_sql"]
 
 
 MAX_SQL_CHARS = 200_000
-_CONNECT_NEEDS = ("pandas", "pyarrow", "grpc", "google.protobuf")  # what pyspark[connect] adds
-CONNECT_TIMEOUT_S = 5.0  # TCP connect to the Spark Connect server
 CONNECT_DEADLINE_S = 120.0  # the whole remote EXPLAIN: planning a large query on a busy cluster takes seconds
 _LOCK = threading.Lock()  # one EXPLAIN at a time: the session's current database is shared state
 _SESSION: Any = None
@@ -152,40 +145,6 @@ def check_ddl(schema: str) -> list[tuple[str, str, str]]:
     return found
 
 
-def _require_java() -> None:
-    if os.environ.get("JAVA_HOME") or shutil.which("java"):
-        return
-    raise CouldNotDoError(
-        "Java is not installed here, and PySpark needs a JVM to EXPLAIN SQL; install a JDK 17 (e.g. "
-        "'apt install openjdk-17-jre-headless') or set JAVA_HOME, or paste the EXPLAIN output instead of the SQL"
-    )
-
-
-def _start_session(work: Path) -> Any:
-    """A small local session whose JVM writes its stdout to our stderr: on stdio, stdout is JSON-RPC's alone.
-
-    PySpark starts the JVM with the parent's stdout; launching the gateway ourselves is the one
-    place to give it another.
-    """
-    from pyspark import SparkConf, SparkContext
-    from pyspark.java_gateway import launch_gateway
-    from pyspark.sql import SparkSession
-
-    conf = (
-        SparkConf()
-        .setMaster("local[1]")
-        .setAppName("dgx-spark-mcp-explain")
-        .set("spark.ui.enabled", "false")
-        .set("spark.driver.memory", "512m")
-        .set("spark.sql.catalogImplementation", "in-memory")
-        .set("spark.sql.warehouse.dir", str(work / "warehouse"))
-        .set("spark.driver.extraJavaOptions", f"-Dderby.system.home={work}")
-        .set("spark.local.dir", str(work / "tmp"))
-    )
-    gateway = launch_gateway(conf, popen_kwargs={"stdout": sys.stderr.fileno()})
-    return SparkSession(SparkContext(conf=conf, gateway=gateway))
-
-
 def _local_session(settings: Settings) -> Any:
     """The process's Spark session: an active one is reused; otherwise a small local one is made once."""
     global _SESSION
@@ -198,12 +157,10 @@ def _local_session(settings: Settings) -> Any:
         return active
     if _SESSION is not None:
         return _SESSION
-    _require_java()
-    work = settings.home / "spark-explain"
-    work.mkdir(parents=True, exist_ok=True)
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    require_java("paste the EXPLAIN output instead of the SQL")
     try:
-        _SESSION = _start_session(work)
+        _SESSION = start_session("local[1]", "dgx-spark-mcp-explain", settings.home / "spark-explain",
+                                 {"spark.driver.memory": "512m"})
     except Exception as exc:  # the JVM did not start: Java missing or broken
         raise CouldNotDoError(f"could not start a local Spark session to EXPLAIN the SQL ({exc}); check Java") from exc
     return _SESSION
@@ -256,75 +213,8 @@ def _spark_error(exc: Exception) -> Exception:
     return CouldNotDoError(f"Spark failed while explaining the SQL: {message}")
 
 
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:  # 'google.protobuf' without 'google'
-        return False
-
-
-def _connect_client() -> Any:
-    """PySpark's Spark Connect session class, loaded without letting it print or exit."""
-    # PySpark's connect module, imported without its dependencies, prints to stdout and calls sys.exit(0):
-    # on stdio that would corrupt JSON-RPC and end the server. Check them first, and import it guarded.
-    missing = [name for name in _CONNECT_NEEDS if not _installed(name)]
-    if missing:
-        raise CouldNotDoError(
-            f"the Spark Connect client needs {', '.join(missing)}, not installed here; install 'pyspark[connect]' or "
-            "leave connect_url out to EXPLAIN locally"
-        )
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            from pyspark.sql.connect.session import SparkSession as RemoteSession
-    except (ImportError, SystemExit) as exc:
-        raise CouldNotDoError(
-            f"the Spark Connect client could not be loaded ({exc!r}); install 'pyspark[connect]' or leave connect_url "
-            "out to EXPLAIN locally"
-        ) from None
-    return RemoteSession
-
-
-def _channel(url: str) -> Any:
-    """PySpark's own parse of the URL (host, port, ;token=..., ;use_ssl=...), its complaint made ours."""
-    from pyspark.errors import PySparkValueError
-    from pyspark.sql.connect.client import DefaultChannelBuilder
-
-    try:
-        return DefaultChannelBuilder(url)
-    except PySparkValueError as exc:
-        raise BadInputError(
-            f"connect_url {url!r} is not a valid Spark Connect URL ({str(exc).strip().splitlines()[0][:300]}); "
-            "write sc://host:15002"
-        ) from None
-
-
-def _reachable(url: str, channel: Any) -> None:
-    """A plain TCP connect first: gRPC would retry a refused port for ten minutes before saying anything."""
-    host, port = channel.host.strip("[]"), channel.endpoint.rsplit(":", 1)[1]
-    try:
-        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
-            pass
-    except OSError as exc:
-        raise CouldNotDoError(
-            f"no Spark Connect server answers at {url} ({host}:{port}: {exc.strerror or exc}); start one there "
-            "(sbin/start-connect-server.sh), check the host and port, or leave connect_url out to EXPLAIN locally"
-        ) from None
-
-
 def _explain_connect(sql: str, url: str) -> str:
-    if not url.startswith("sc://"):
-        raise BadInputError(f"connect_url {url!r} is not a Spark Connect URL; write sc://host:15002")
-    remote_session = _connect_client()
-    from pyspark.sql.connect.client.retries import DefaultPolicy
-
-    channel = _channel(url)
-    _reachable(url, channel)
-    # A session of our own, never builder.getOrCreate(): that returns whatever session the process made
-    # first, whichever URL it was for. It is not registered as the active session either, so a later
-    # local EXPLAIN in this process still gets a local session.
-    remote = remote_session(connection=channel)
-    # A server that accepts the connection but does not answer gRPC: a few quick retries, not ten minutes.
-    remote.client.set_retry_policies([DefaultPolicy(max_retries=3, initial_backoff=100, max_backoff=1000)])
+    remote = connect_session(url, what="connect_url", instead="leave connect_url out to EXPLAIN locally")
     done: dict[str, Any] = {}
 
     def run() -> None:
