@@ -34,3 +34,6 @@ bench: $(VENV)/.installed
 	$(PY) bench/store_connections.py
 	$(PY) bench/tuning_value.py
 	$(PY) bench/diagnose_throughput.py
+	$(PY) bench/diagnose_accuracy.py
+	$(PY) bench/plan_analysis.py
+	$(PY) bench/telemetry.py

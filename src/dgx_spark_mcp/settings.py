@@ -58,7 +58,23 @@ class Settings(BaseModel):
     log_level: LogLevel = Field(default="INFO", description="Level of the log written to stderr.")
     engine_url: str = Field(
         default="auto",
-        description="Local LLM engine: an OpenAI-compatible base URL, or 'auto' to probe loopback ports.",
+        description="Local LLM engine of ask: an OpenAI-compatible base URL (http://127.0.0.1:8000/v1), 'auto' to probe "
+        "the usual loopback ports (8000, 11434, 8080, 30000, 1234), or 'none'. Env DGX_SPARK_MCP_ENGINE_URL.",
+    )
+    engine_model: str | None = Field(
+        default=None,
+        description="The served model name to use (default: the first the server lists), or a local checkpoint "
+        "directory for the in-process engines. Env DGX_SPARK_MCP_ENGINE_MODEL.",
+    )
+    engine_kind: Literal["auto", "http", "transformers", "trtllm"] = Field(
+        default="auto",
+        description="Which engine runs the model: an OpenAI-compatible server (http), transformers or TensorRT-LLM "
+        "in-process; auto picks transformers for a local checkpoint directory, else http. Env DGX_SPARK_MCP_ENGINE_KIND.",
+    )
+    engine_quantization: Literal["auto", "none", "int8", "int4", "fp8", "int4_awq", "nvfp4"] = Field(
+        default="auto",
+        description="Weight quantization of the in-process engines; auto chooses from the GPU (none on CPU). "
+        "Env DGX_SPARK_MCP_ENGINE_QUANTIZATION.",
     )
     auth_token: SecretStr | None = Field(
         default=None,
