@@ -192,6 +192,34 @@ def _cmd_config(args: argparse.Namespace, settings: Settings) -> None:
             print(f"{key} = {value}")
 
 
+# ---- local reasoning ----------------------------------------------------------------------
+
+
+def _cmd_ask(args: argparse.Namespace, settings: Settings) -> None:
+    from .reasoning.ask import ask
+    from .reasoning.render import render_answer
+
+    streamed: list[str] = []
+
+    def on_token(text: str) -> None:
+        if not args.json:  # the answer as it is written; --json prints the whole result at the end
+            streamed.append(text)
+            print(text, end="", flush=True)
+
+    result = ask(args.question, settings, log=args.log, event_log=args.event_log, plan=args.plan, config=args.config,
+                 max_tokens=args.max_tokens, on_token=on_token)
+    if streamed:
+        print()
+    _emit(result, args.json, lambda r: render_answer(r, streamed=bool(streamed)))
+
+
+def _cmd_engine(args: argparse.Namespace, settings: Settings) -> None:
+    from .reasoning.render import render_engine_status
+    from .reasoning.status import engine_status
+
+    _emit(engine_status(settings), args.json, render_engine_status)
+
+
 # ---- telemetry --------------------------------------------------------------------------
 
 
@@ -435,6 +463,20 @@ def build_parser() -> argparse.ArgumentParser:
     pln.set_defaults(handler=_cmd_plan)
 
     _add_telemetry(sub, common)
+
+    ask = sub.add_parser("ask", parents=[common], help="a question answered by the local model from structured findings")
+    ask.add_argument("question")
+    ask.add_argument("--log", help="a Spark or Airflow log to diagnose for context")
+    ask.add_argument("--event-log", help="a Spark event log to analyze for context")
+    ask.add_argument("--plan", help="a query plan file (EXPLAIN output or JSON) to analyze for context")
+    ask.add_argument("--config", help="a Spark config file to check for context")
+    ask.add_argument("--max-tokens", type=int, default=512, help="longest answer in tokens (default 512)")
+    ask.add_argument("--json", action="store_true", help="print the tool's JSON output")
+    ask.set_defaults(handler=_cmd_ask)
+
+    eng = sub.add_parser("engine", parents=[common], help="which local LLM engine ask would use, and its recent latency")
+    eng.add_argument("--json", action="store_true", help="print the tool's JSON output")
+    eng.set_defaults(handler=_cmd_engine)
 
     config = sub.add_parser("config", parents=[common], help="print the effective settings")
     config.add_argument("--json", action="store_true")

@@ -28,6 +28,7 @@ from .tools import estimator as estimator_tools
 from .tools import eventlog as eventlog_tools
 from .tools import hardware as hardware_tools
 from .tools import plans as plan_tools
+from .tools import reasoning as reasoning_tools
 from .tools import telemetry_ingest as telemetry_ingest_tools
 from .tools import telemetry_plot as telemetry_plot_tools
 from .tools import telemetry_query as telemetry_query_tools
@@ -48,6 +49,8 @@ from what it did; diagnose_log and analyze_query_plan explain failures and slow 
 For GPU telemetry: ingest_telemetry imports DCGM CSV or Prometheus text, sample_gpus records this
 machine's GPUs; list_gpus / list_hosts show what is stored, query_telemetry returns series,
 telemetry_report usage, health and cost, plot_telemetry a chart.
+ask answers a free-form question with a model on this machine from those tools' findings (cited by
+id); with no local engine it returns the findings for you to reason on. engine_status says which.
 'DGX Spark' is NVIDIA's GB10 desktop, not Apache Spark. Fields a GPU does not support are null
 and listed under 'unavailable': never read them as zero."""
 
@@ -73,6 +76,7 @@ def build_server(settings: Settings, nvml: Any | None = None) -> MCPServer:
     telemetry_sample_tools.register(mcp, app)
     telemetry_query_tools.register(mcp, app)
     telemetry_plot_tools.register(mcp, app)
+    reasoning_tools.register(mcp, app)
     hardware_resources.register(mcp, app)
     spark_resources.register(mcp, app)
     diagnosis_resources.register(mcp, app)

@@ -61,6 +61,11 @@ class Settings(BaseModel):
         description="Local LLM engine of ask: an OpenAI-compatible base URL (http://127.0.0.1:8000/v1), 'auto' to probe "
         "the usual loopback ports (8000, 11434, 8080, 30000, 1234), or 'none'. Env DGX_SPARK_MCP_ENGINE_URL.",
     )
+    engine_api_key: SecretStr | None = Field(
+        default=None,
+        description="API key the OpenAI-compatible engine needs, if any (most local servers need none). "
+        "Env DGX_SPARK_MCP_ENGINE_API_KEY.",
+    )
     engine_model: str | None = Field(
         default=None,
         description="The served model name to use (default: the first the server lists), or a local checkpoint "
@@ -155,9 +160,10 @@ class Settings(BaseModel):
         return cls(**values)
 
     def public_view(self) -> dict[str, Any]:
-        """The settings as JSON-ready data, with the token masked."""
+        """The settings as JSON-ready data, with the secrets masked."""
         data = self.model_dump(mode="json")
         data["auth_token"] = "***" if self.auth_token else None
+        data["engine_api_key"] = "***" if self.engine_api_key else None
         return data
 
 

@@ -7,15 +7,15 @@ is shown; anything else is a crash the SDK reports without details and logs to s
 
 import functools
 import inspect
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
 from ..errors import DgxSparkError
 
-__all__ = ["READ_ONLY", "agent_errors"]
+__all__ = ["READ_ONLY", "agent_errors", "agent_errors_async"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -34,5 +34,19 @@ def agent_errors(fn: Callable[P, R]) -> Callable[P, R]:
             raise ToolError(str(exc)) from exc
 
     # The docstring is the tool's description: one paragraph, without source indentation.
+    wrapper.__doc__ = " ".join(inspect.cleandoc(fn.__doc__ or "").split())
+    return wrapper
+
+
+def agent_errors_async(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """:func:`agent_errors` for a coroutine tool (one that reports progress through its Context)."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except DgxSparkError as exc:
+            raise ToolError(str(exc)) from exc
+
     wrapper.__doc__ = " ".join(inspect.cleandoc(fn.__doc__ or "").split())
     return wrapper

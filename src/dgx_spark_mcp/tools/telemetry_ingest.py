@@ -1,18 +1,15 @@
 """Tool: ingest_telemetry."""
 
 import functools
-import inspect
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from ..app import App
-from ..errors import DgxSparkError
+from . import agent_errors_async
 
 __all__ = ["register"]
 
@@ -21,25 +18,11 @@ __all__ = ["register"]
 WRITES_ONCE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
 
-def _agent_errors_async(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """tools.agent_errors for a coroutine tool: this package's errors reach the agent as their message."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return await fn(*args, **kwargs)
-        except DgxSparkError as exc:
-            raise ToolError(str(exc)) from exc
-
-    wrapper.__doc__ = " ".join(inspect.cleandoc(fn.__doc__ or "").split())
-    return wrapper
-
-
 def register(mcp: MCPServer, app: App) -> None:
     from ..telemetry.ingest import IngestResult
 
     @mcp.tool(title="Ingest GPU telemetry (DCGM CSV, Prometheus)", annotations=WRITES_ONCE)
-    @_agent_errors_async
+    @agent_errors_async
     async def ingest_telemetry(
         ctx: Context,
         path: Annotated[

@@ -1,0 +1,1 @@
+"""Local reasoning: engines, redaction, and the ask pipeline (issue 6)."""
