@@ -37,3 +37,4 @@ bench: $(VENV)/.installed
 	$(PY) bench/diagnose_accuracy.py
 	$(PY) bench/plan_analysis.py
 	$(PY) bench/telemetry.py
+	$(PY) bench/engine.py
