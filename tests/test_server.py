@@ -121,3 +121,13 @@ async def test_tune_spark_job_prompt_follows_the_evidence_it_has(client: Client)
     without = await client.get_prompt("tune_spark_job", {"data_size": "2TB"})
     text = without.messages[0].content.text  # type: ignore[union-attr]
     assert "estimate_resources with data_size='2TB'" in text and "analyze_event_log" not in text
+
+
+async def test_diagnose_spark_failure_prompt_names_the_tools_in_order(client: Client) -> None:
+    got = await client.get_prompt("diagnose_spark_failure", {"log": "/logs/driver.log", "plan": "/plans/q1.txt",
+                                                             "hardware": "dgx-h100"})
+    text = got.messages[0].content.text  # type: ignore[union-attr]
+    assert "diagnose_log with path='/logs/driver.log', hardware='dgx-h100'" in text
+    assert text.index("diagnose_log") < text.index("analyze_query_plan with path='/plans/q1.txt'") < text.index("check_spark_config")
+    without_plan = await client.get_prompt("diagnose_spark_failure", {"log": "/logs/driver.log"})
+    assert "ask for its EXPLAIN output" in without_plan.messages[0].content.text  # type: ignore[union-attr]

@@ -46,3 +46,23 @@ def register(mcp: MCPServer) -> None:
             "4. Answer with the configuration as spark-submit flags, each changed key with its reason, the "
             "recommendations from the event log that the configuration does not cover, and the warnings."
         )
+
+    @mcp.prompt(title="Diagnose a Spark failure")
+    def diagnose_spark_failure(
+        log: Annotated[str, Field(description="Path of the failed job's driver/executor log, Airflow task log or event log.")],
+        plan: Annotated[str, Field(description="Path of the slow query's EXPLAIN output, or '' if there is none.")] = "",
+        hardware: Annotated[str, Field(description="A profile name such as 'dgx-h100', 'this', or '' to leave fixes unsized.")] = "",
+    ) -> str:
+        """Find why a Spark job or Airflow task failed (and why a query is slow), with the evidence and what to change."""
+        sized = f", hardware={hardware!r}" if hardware else ""
+        return (
+            "Find why this Spark job failed and what to change.\n"
+            f"1. Call diagnose_log with path={log!r}{sized}. Take the first finding as the most likely root cause; "
+            "quote its evidence lines (file and line numbers) and how often it repeated.\n"
+            + (f"2. Call analyze_query_plan with path={plan!r} and relate its findings (joins, exchanges, scans) to the "
+               "failure.\n" if plan else "2. If the failure points at a query (skew, a broadcast, a cartesian product), "
+               "ask for its EXPLAIN output and call analyze_query_plan.\n")
+            + "3. Call check_spark_config on the configuration the fix changes, so the new values break no rule.\n"
+            "4. Answer with the root cause in one sentence, the evidence, and the concrete changes (key, current value, "
+            "new value, why), most important first. Say plainly when the log does not show enough to be sure."
+        )
