@@ -48,6 +48,13 @@ _FIRST_BACKOFF_S = 0.02
 _MAX_BACKOFF_S = 0.5
 _LOCK_MESSAGE = "Could not set lock on file"
 _migration_lock = threading.Lock()
+_open_lock = threading.Lock()
+"""Threads of one process share one DuckDB database instance, and opening a connection while another
+thread closes one races inside DuckDB ("Unique file handle conflict"): opens and closes take turns."""
+_write_lock = threading.RLock()
+"""Transactions of one process take turns: two threads rewriting the same rows (delete then insert of
+one content hash) otherwise conflict ("Duplicate key", "Conflict on tuple deletion").  Found by
+bench/load.py: 55 of 7,540 diagnose_log calls failed under 50 concurrent clients without it."""
 
 
 @dataclass(frozen=True)
@@ -116,14 +123,15 @@ def _unusable(path: Path, exc: Exception) -> CouldNotDoError:
 
 @contextmanager
 def transaction(con: DuckDBPyConnection) -> Iterator[DuckDBPyConnection]:
-    """All statements in the block, or none of them."""
-    con.begin()
-    try:
-        yield con
-    except BaseException:
-        con.rollback()
-        raise
-    con.commit()
+    """All statements in the block, or none of them; one transaction at a time in this process."""
+    with _write_lock:
+        con.begin()
+        try:
+            yield con
+        except BaseException:
+            con.rollback()
+            raise
+        con.commit()
 
 
 def _migrate(con: DuckDBPyConnection, path: Path, migrations: Sequence[Migration]) -> None:
@@ -153,7 +161,8 @@ def connect(
     import duckdb
 
     path = store_path(settings)
-    con = _open(path, lock_wait_s)
+    with _open_lock:
+        con = _open(path, lock_wait_s)
     try:
         _migrate(con, path, migrations)
         yield con
@@ -162,4 +171,5 @@ def connect(
     except duckdb.Error as exc:
         raise CouldNotDoError(f"the store {path} failed: {exc}") from exc
     finally:
-        con.close()
+        with _open_lock:
+            con.close()

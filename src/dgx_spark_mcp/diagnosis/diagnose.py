@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..errors import BadInputError
+from ..errors import BadInputError, CouldNotDoError
 from ..files import allowed_path, max_file_bytes
 from ..optimizers.models import ConfigChange, DeployMode, ExecutorPlan, Workload
 from ..optimizers.sizes import spark_size
@@ -616,7 +616,7 @@ def diagnose_log(
         pending = hashing.submit(_store_key, given)
     else:
         key = _store_key(given)
-        stored = context_store.load_result(settings, key, options)
+        stored = _load_stored(settings, key, options)
         if stored is not None:
             if scan is not None:
                 scan.cancel()
@@ -641,7 +641,7 @@ def diagnose_log(
     if hashing is not None:
         key = pending.result()
         hashing.shutdown()
-        stored = context_store.load_result(settings, key, options)
+        stored = _load_stored(settings, key, options)
         if stored is not None:
             return _served(stored, given.label, pasted=given.path is None)
     notes += _reading_notes(stats, unreadable, bytes_read, sizing)
@@ -653,8 +653,24 @@ def diagnose_log(
         findings=findings[:limit], findings_total=len(findings), hardware=sizing.label if sizing else None,
         content_hash=key, from_store=False, notes=notes,
     )
-    context_store.save_result(settings, key, options, given.label, log_kind.value, result.model_dump_json(), findings)
+    try:
+        context_store.save_result(settings, key, options, given.label, log_kind.value, result.model_dump_json(), findings)
+    except CouldNotDoError as exc:
+        # The diagnosis stands without the store (as analyze_query_plan's does): only the instant repeat is lost.
+        log.warning("diagnosis of %s not kept in the context store: %s", given.label, exc)
+        result.notes.append(f"the result could not be kept in the context store ({exc}); asking again will diagnose anew")
     return result
+
+
+def _load_stored(settings: Settings, key: str, options: str) -> str | None:
+    """The stored result for this content, or None, also when the store cannot be read: the log is then diagnosed anew."""
+    from . import context_store
+
+    try:
+        return context_store.load_result(settings, key, options)
+    except CouldNotDoError as exc:
+        log.warning("context store not readable, diagnosing anew: %s", exc)
+        return None
 
 
 def _reading_notes(stats: ReadStats, unreadable: Unreadable, bytes_read: int, sizing: _Sizing | None) -> list[str]:
