@@ -28,13 +28,4 @@ test: $(VENV)/.installed node_modules/.installed
 	$(PY) -m pytest $(ARGS)
 
 bench: $(VENV)/.installed
-	$(PY) bench/cold_start.py
-	$(PY) bench/eventlog_parse.py
-	$(PY) bench/check_config.py
-	$(PY) bench/store_connections.py
-	$(PY) bench/tuning_value.py
-	$(PY) bench/diagnose_throughput.py
-	$(PY) bench/diagnose_accuracy.py
-	$(PY) bench/plan_analysis.py
-	$(PY) bench/telemetry.py
-	$(PY) bench/engine.py
+	$(PY) bench/run_all.py --markdown $(ARGS)
