@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: serve test bench setup
+.PHONY: serve test bench setup conformance
 
 setup: $(VENV)/.installed
 
@@ -29,3 +29,6 @@ test: $(VENV)/.installed node_modules/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/run_all.py --markdown $(ARGS)
+
+conformance: $(VENV)/.installed
+	$(PY) scripts/conformance

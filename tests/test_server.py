@@ -131,3 +131,21 @@ async def test_diagnose_spark_failure_prompt_names_the_tools_in_order(client: Cl
     assert text.index("diagnose_log") < text.index("analyze_query_plan with path='/plans/q1.txt'") < text.index("check_spark_config")
     without_plan = await client.get_prompt("diagnose_spark_failure", {"log": "/logs/driver.log"})
     assert "ask for its EXPLAIN output" in without_plan.messages[0].content.text  # type: ignore[union-attr]
+
+
+async def test_completion_offers_profile_names_and_rule_ids(client: Client) -> None:
+    from mcp.types import PromptReference, ResourceTemplateReference
+
+    profiles = await client.complete(ResourceTemplateReference(type="ref/resource", uri="hardware://profiles/{name}"),
+                                     {"name": "name", "value": "dgx-h"})
+    assert profiles.completion.values and all(v.startswith("dgx-h") for v in profiles.completion.values)
+    assert "dgx-h100" in profiles.completion.values
+    rules = await client.complete(ResourceTemplateReference(type="ref/resource", uri="spark://rules/{rule_id}"),
+                                  {"name": "rule_id", "value": ""})
+    assert len(rules.completion.values) >= 30
+    hardware = await client.complete(PromptReference(type="ref/prompt", name="tune_spark_job"),
+                                     {"name": "hardware", "value": "dgx-sp"})
+    assert hardware.completion.values == ["dgx-spark"]
+    nothing = await client.complete(PromptReference(type="ref/prompt", name="tune_spark_job"),
+                                    {"name": "data_size", "value": "5"})
+    assert nothing.completion.values == []

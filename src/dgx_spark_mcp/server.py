@@ -15,7 +15,7 @@ from typing import Any, Literal
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 
-from . import __version__, prompts
+from . import __version__, completions, prompts
 from .app import App
 from .resources import diagnosis as diagnosis_resources
 from .resources import hardware as hardware_resources
@@ -82,6 +82,7 @@ def build_server(settings: Settings, nvml: Any | None = None) -> MCPServer:
     diagnosis_resources.register(mcp, app)
     telemetry_resources.register(mcp, app)
     prompts.register(mcp)
+    completions.register(mcp)
     return mcp
 
 
