@@ -37,6 +37,7 @@ def test_a_file_inside_the_roots_is_allowed(root: Path, settings: Settings) -> N
         (lambda r: r, "is a directory"),
         (lambda r: "", "path is empty"),
         (lambda r: f"{r}/a\x00b", "NUL byte"),
+        (lambda r: "~nosuchuser-dgx/app.log", "names no user of this machine"),
     ],
 )
 def test_refusals_say_why(root: Path, settings: Settings, make: object, message: str) -> None:
@@ -60,3 +61,19 @@ def test_a_fifo_is_refused_without_blocking(root: Path, settings: Settings) -> N
 
 def test_directories_only_where_asked(root: Path, settings: Settings) -> None:
     assert allowed_path(root, settings, directory_ok=True) == root.resolve()
+
+
+@pytest.mark.parametrize(
+    ("sample", "binary"),
+    [
+        (b"spark.executor.memory 8g\n", False),
+        (b"24/06/01 12:00:00 INFO x\tok\r\n", False),
+        (b"", False),
+        (b"HOME=/root\x00PATH=/bin\x00", True),  # /proc/self/environ
+        (bytes(range(1, 32)) * 4, True),
+    ],
+)
+def test_binary_data_is_told_from_text(sample: bytes, binary: bool) -> None:
+    from dgx_spark_mcp.files import looks_binary
+
+    assert looks_binary(sample) is binary

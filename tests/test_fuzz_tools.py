@@ -394,20 +394,20 @@ def test_unknown_tool_names_do_not_crash_the_server(fuzzer: Fuzzer, name: str, a
 
 
 # Crashes this fuzzing found, kept as fixed examples (the random search finds them only now and then).
-# They fail today: each is strict xfail so that the fix turns them into plain failures to unmark.
 FOUND = [
-    pytest.param(tool, {**extra, arg: "~nosuchuser-fuzz/app.log"}, id=f"{tool}.{arg}-unknown-user-home",
-                 marks=pytest.mark.xfail(strict=True, reason="files.allowed_path: Path.expanduser() raises "
-                                         "RuntimeError for ~unknown-user outside its try"))
+    pytest.param(tool, {**extra, arg: "~nosuchuser-fuzz/app.log"}, id=f"{tool}.{arg}-unknown-user-home")
     for tool, arg, extra in [("diagnose_log", "path", {}), ("analyze_event_log", "path", {}),
                              ("check_spark_config", "path", {}), ("analyze_query_plan", "path", {}),
                              ("ingest_telemetry", "path", {}), ("ask", "log_path", {"question": "q"})]
 ] + [
-    pytest.param("ask", {"question": "q", arg: value, "hardware": False}, id=f"ask.{arg}-{label}",
-                 marks=pytest.mark.xfail(strict=True, reason="reasoning/context._is_path: Path.is_file() raises "
-                                         "OSError (name too long) and expanduser() RuntimeError (unknown user)"))
+    pytest.param("ask", {"question": "q", arg: value, "hardware": False}, id=f"ask.{arg}-{label}")
     for arg in ("plan", "config")
     for label, value in (("name-too-long", "a" * 1000), ("unknown-user-home", "~nosuchuser-fuzz/p.txt"))
+] + [
+    pytest.param(tool, {**extra, "hardware": hardware}, id=f"{tool}.hardware-{label}")
+    for tool, extra in [("diagnose_log", {"text": "dgx-spark"}), ("check_spark_config", {"config": {}}),
+                        ("optimize_spark_config", {"data_size": "1GB"}), ("estimate_resources", {"data_size": "1GB"})]
+    for label, hardware in (("empty-spec", {}), ("negative-cores", {"cpu_cores": -1, "memory_gib": 8}))
 ]
 
 

@@ -110,16 +110,7 @@ async def test_dev_zero_is_refused_even_inside_the_roots(wide_client: Client, ro
         assert NOT_REGULAR in await refusal(wide_client, tool, arg, extra, path)
 
 
-def _environ_case(tool: str, arg: str, extra: dict[str, Any]) -> Any:
-    if tool == "check_spark_config":
-        # Found by this test: check_spark_config reads a NUL-separated file (here the process environment)
-        # as spark-defaults.conf lines instead of refusing it as binary, as the other tools do.
-        return pytest.param(tool, arg, extra, id=f"{tool}.{arg}", marks=pytest.mark.xfail(
-            strict=True, reason="check_spark_config accepts NUL-separated text such as /proc/self/environ"))
-    return pytest.param(tool, arg, extra, id=f"{tool}.{arg}")
-
-
-@pytest.mark.parametrize(("tool", "arg", "extra"), [_environ_case(*p) for p in PATH_ARGUMENTS])
+@pytest.mark.parametrize(("tool", "arg", "extra"), PATH_ARGUMENTS, ids=IDS)
 async def test_proc_self_environ_is_refused_even_inside_the_roots(wide_client: Client, tool: str, arg: str,
                                                                   extra: dict[str, Any]) -> None:
     assert re.search(NOT_TEXT, await refusal(wide_client, tool, arg, extra, "/proc/self/environ"))

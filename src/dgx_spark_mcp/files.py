@@ -15,12 +15,25 @@ from pathlib import Path
 from .errors import BadInputError
 from .settings import Settings
 
-__all__ = ["allowed_path", "max_file_bytes"]
+__all__ = ["allowed_path", "looks_binary", "max_file_bytes"]
 
 
 def max_file_bytes(settings: Settings) -> int:
     """Files above Settings.max_file_mib (default 20 GiB: a log that size is a mistake, not an input) are refused."""
     return settings.max_file_mib * 1024**2
+
+
+def looks_binary(sample: bytes) -> bool:
+    """True for bytes no text log, config or plan holds: a NUL, or more than 10% control characters.
+
+    One test for every tool that reads text, so /proc/self/environ (NUL-separated) or an image is
+    refused alike everywhere instead of being parsed as lines.
+    """
+    sample = sample[: 1 << 16]
+    if b"\x00" in sample:
+        return True
+    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    return bool(sample) and controls / len(sample) > 0.1
 
 
 def _inside(path: Path, roots: list[Path]) -> bool:
@@ -34,7 +47,12 @@ def allowed_path(raw: str | os.PathLike[str], settings: Settings, *, directory_o
         raise BadInputError("path is empty; give the path of a file under the allowed roots")
     if "\x00" in text:
         raise BadInputError(f"path {text!r} contains a NUL byte; give a plain file path")
-    given = Path(text).expanduser()
+    try:
+        given = Path(text).expanduser()
+    except RuntimeError:  # "~name/..." for a user this machine does not know
+        raise BadInputError(
+            f"path {text!r} starts with ~ but names no user of this machine; give an absolute path"
+        ) from None
     try:
         resolved = given.resolve(strict=True)
     except FileNotFoundError:

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..errors import BadInputError, CouldNotDoError
-from ..files import allowed_path, max_file_bytes
+from ..files import allowed_path, looks_binary, max_file_bytes
 from ..optimizers.models import ConfigChange, DeployMode, ExecutorPlan, Workload
 from ..optimizers.sizes import spark_size
 from ..settings import Settings
@@ -477,8 +477,7 @@ def _head(blocks: Any) -> list[bytes]:
 
 def _refuse_binary(head: list[bytes], name: str) -> None:
     sample = b"\n".join(head)[: 1 << 16]
-    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
-    if b"\x00" in sample or (sample and controls / len(sample) > 0.1):
+    if looks_binary(sample):
         raise BadInputError(
             f"{name} is binary data, not a text log (NUL or control bytes in its first {len(sample)} bytes); give a "
             "Spark or Airflow log (plain, .gz or .zst), or a Spark event log"

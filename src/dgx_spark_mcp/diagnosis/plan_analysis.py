@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..errors import BadInputError, CouldNotDoError
-from ..files import allowed_path
+from ..files import allowed_path, looks_binary
 from ..settings import Settings
 from .findings import DiagnosisFinding
 from .plan_findings import find_plan_issues
@@ -153,7 +153,7 @@ def _read_plan_file(path: str, settings: Settings) -> tuple[str, str, list[str]]
             raise BadInputError(f"{path!r} holds more than {MAX_PLAN_BYTES // 1024**2} MiB of plan text; give one plan")
         chunks.append(line)
     raw = b"\n".join(chunks)
-    if b"\x00" in raw[:65536]:
+    if looks_binary(raw):
         raise BadInputError(f"{path!r} is a binary file, not a plan; give EXPLAIN output or a sparkPlanInfo JSON file")
     text = raw.decode("utf-8", errors="replace")
     notes = ["some bytes were not UTF-8 and were replaced with U+FFFD"] if "\ufffd" in text else []

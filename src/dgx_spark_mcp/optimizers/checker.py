@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInputError
-from ..files import allowed_path
+from ..files import allowed_path, looks_binary
 from ..settings import Settings
 from .check_models import CheckResult, Finding, SeverityCounts, SkippedRule
 from .checks import LAST, Skip, load_checks
@@ -116,7 +116,13 @@ def read_config_file(path: str, settings: Settings) -> tuple[str, str]:
             f"path {path!r} is {size / 1024**2:.1f} MiB, above the {MAX_CONFIG_BYTES // 1024**2} MiB a configuration "
             "or source file can be; give the file that sets the Spark configuration"
         )
+    raw = resolved.read_bytes()
+    if looks_binary(raw):
+        raise BadInputError(
+            f"path {path!r} is binary data, not a configuration (NUL or control bytes); give a spark-defaults.conf, "
+            "a spark-submit script or a PySpark/Scala/SQL source file"
+        )
     try:
-        return resolved.read_text(encoding="utf-8"), resolved.name
+        return raw.decode("utf-8"), resolved.name
     except UnicodeDecodeError:
         raise BadInputError(f"path {path!r} is not UTF-8 text; give a config, shell or source file") from None

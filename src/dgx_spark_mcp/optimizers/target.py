@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
+from ..errors import BadInputError
 from ..hardware.models import GpuInfo, GpuMemory, GpuStack, HardwareSnapshot, HostInfo
 from ..hardware.profiles import list_profiles
 from ..hardware.snapshot import snapshot_for
@@ -115,6 +116,26 @@ def _gpu_node(snapshot: HardwareSnapshot) -> tuple[GpuNode | None, list[str]]:
     return GpuNode(count=len(gpus), memory_mib=memory_mib, unified=unified, name=names[0]), warnings
 
 
+def _spec_from(raw: Any) -> HardwareSpec:
+    """A node spec from a caller's dict; a BadInputError naming each wrong field otherwise."""
+    try:
+        return HardwareSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'hardware'}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+        raise BadInputError(
+            f"hardware {_short(raw)} is not a node spec ({problems}); give a profile name (see "
+            "list_hardware_profiles), 'this', or {cpu_cores, memory_gib[, gpu_count, gpu_model, gpu_memory_gib, "
+            "unified_memory]}"
+        ) from None
+
+
+def _short(raw: Any) -> str:
+    text = repr(raw)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
 def resolve_target(hardware: str | HardwareSpec | dict[str, Any] | None, nvml: Any | None = None) -> Target:
     """``None``: this machine; a string: a profile name; a spec (or its dict): that node."""
     warnings: list[str] = []
@@ -125,7 +146,7 @@ def resolve_target(hardware: str | HardwareSpec | dict[str, Any] | None, nvml: A
         snapshot = snapshot_for(hardware, nvml=nvml)
         label = f"profile {snapshot.profile}"
     else:
-        spec = hardware if isinstance(hardware, HardwareSpec) else HardwareSpec.model_validate(hardware)
+        spec = hardware if isinstance(hardware, HardwareSpec) else _spec_from(hardware)
         snapshot, warnings = _spec_snapshot(spec)
         label = f"spec ({spec.cpu_cores} cores, {spec.memory_gib:g} GiB, {spec.gpu_count} GPU)"
     gpus, gpu_warnings = _gpu_node(snapshot)

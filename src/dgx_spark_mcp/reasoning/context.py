@@ -124,7 +124,12 @@ def _is_path(value: str) -> bool:
     """A one-line value naming an existing file is a path; anything else is the text itself."""
     from pathlib import Path
 
-    return "\n" not in value and len(value) < 4096 and Path(value).expanduser().is_file()
+    if "\n" in value or "\x00" in value or len(value) >= 4096:
+        return False
+    try:
+        return Path(value).expanduser().is_file()
+    except (OSError, RuntimeError):  # a name too long for the file system, ~ for an unknown user: text, not a path
+        return False
 
 
 def build_blocks(

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field
 
 from ..errors import BadInputError, CouldNotDoError
-from ..files import allowed_path
+from ..files import allowed_path, looks_binary
 from ..settings import Settings
 from .metrics import metrics
 from .prometheus import PromParse, looks_like_prometheus, parse_exposition
@@ -165,7 +165,7 @@ def _head_lines(path: Path) -> list[str]:
         raise BadInputError(f"{path} cannot be decompressed ({exc}); give an uncompressed, .gz or .zst file") from None
     if not chunk.strip():
         raise BadInputError(f"{path} is empty; give a DCGM CSV export or a saved dcgm-exporter /metrics page")
-    if b"\x00" in chunk:
+    if looks_binary(chunk):
         raise BadInputError(f"{path} is a binary file, not telemetry text; give a DCGM CSV export (plain, .gz or "
                             ".zst) or a saved dcgm-exporter /metrics page")
     try:
