@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
+import psutil
 import pytest
 from mcp import Client
 from mcp.client.sse import sse_client
@@ -110,3 +111,57 @@ async def test_sse_transport(tmp_path: Path, server_env: dict[str, str]) -> None
         async with Client(sse_client(f"{base}/sse")) as client:
             profiles = structured(await client.call_tool("list_hardware_profiles", {}))
     assert any(p["name"] == "dgx-spark" for p in profiles["profiles"])
+
+
+def _call_with_text(size: int) -> dict[str, object]:
+    return {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "diagnose_log", "arguments": {"text": "x" * size}}}
+
+
+async def test_a_request_body_over_the_limit_is_refused_before_parsing(tmp_path: Path,
+                                                                        server_env: dict[str, str]) -> None:
+    from dgx_spark_mcp.server import MAX_REQUEST_BODY_BYTES
+
+    with serving("streamable-http", server_env, tmp_path) as base:
+        huge = httpx2.post(f"{base}/mcp", json=_call_with_text(MAX_REQUEST_BODY_BYTES + 1024), headers=HEADERS)
+        # Under the limit the request is parsed (and answered: no session yet, so 400, not 413).
+        under = httpx2.post(f"{base}/mcp", json=_call_with_text(MAX_REQUEST_BODY_BYTES // 2), headers=HEADERS)
+        async with Client(f"{base}/mcp") as client:  # the server is still serving
+            assert (await client.list_tools()).tools
+    assert huge.status_code == 413
+    assert under.status_code != 413
+
+
+def _listening(server_env: dict[str, str], cwd: Path, *extra: str) -> tuple[set[str], str, int]:
+    """(addresses the server listens on, its stderr, port) for ``serve --transport streamable-http *extra``."""
+    port = _free_port()
+    proc = subprocess.Popen(server_command("serve", "--transport", "streamable-http", "--port", str(port), *extra),
+                            env=server_env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        bound = {conn.laddr.ip for conn in psutil.Process(proc.pid).net_connections("inet") if conn.status == "LISTEN"}
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    return bound, err.decode(), port
+
+
+async def test_http_binds_to_loopback_by_default(tmp_path: Path, server_env: dict[str, str]) -> None:
+    bound, err, port = _listening(server_env, tmp_path)
+    assert bound == {"127.0.0.1"}
+    assert f"http://127.0.0.1:{port}/mcp" in err
+    assert "without --auth-token" not in err  # that warning is for other binds only
+
+
+async def test_binding_every_address_without_a_token_is_warned_about(tmp_path: Path,
+                                                                     server_env: dict[str, str]) -> None:
+    bound, err, _ = _listening(server_env, tmp_path, "--host", "0.0.0.0")
+    assert bound == {"0.0.0.0"}
+    assert "without --auth-token: anyone who can reach this port can call every tool" in err

@@ -13,9 +13,10 @@ import logging
 from typing import Any, Literal
 
 from mcp.server import MCPServer
+from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.server.transport_security import TransportSecuritySettings
 
-from . import __version__, completions, prompts
+from . import __version__, completions, notifications, prompts
 from .app import App
 from .resources import diagnosis as diagnosis_resources
 from .resources import hardware as hardware_resources
@@ -58,12 +59,14 @@ and listed under 'unavailable': never read them as zero."""
 def build_server(settings: Settings, nvml: Any | None = None) -> MCPServer:
     """A server with every tool, resource and prompt registered."""
     app = App(settings=settings, nvml=nvml)
+    bus = InMemorySubscriptionBus()  # resource updates: to subscriptions/listen streams and resources/subscribe
     mcp = MCPServer(
         "dgx-spark-mcp",
         title="DGX Spark MCP",
         version=__version__,
         instructions=INSTRUCTIONS,
         log_level=settings.log_level,
+        subscriptions=bus,
     )
     hardware_tools.register(mcp, app)
     estimator_tools.register(mcp, app)
@@ -83,6 +86,7 @@ def build_server(settings: Settings, nvml: Any | None = None) -> MCPServer:
     telemetry_resources.register(mcp, app)
     prompts.register(mcp)
     completions.register(mcp)
+    notifications.install(mcp, bus)
     return mcp
 
 
@@ -133,13 +137,19 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
+MAX_REQUEST_BODY_BYTES = 4 * 1024 * 1024
+"""Largest HTTP request body; bigger ones get 413 before they are parsed.  A log bigger than this is given
+to the file-reading tools as a path (which stream it), not pasted; stdio has no such limit."""
+
+
 def http_app(mcp: MCPServer, settings: Settings, transport: Transport, host: str, port: int) -> Any:
-    """The ASGI app for an HTTP transport, with rebinding protection and the optional bearer token."""
+    """The ASGI app for an HTTP transport, with rebinding protection, a body limit and the optional bearer token."""
     security = transport_security(host, port)
     if transport == "sse":
-        app: Any = mcp.sse_app(transport_security=security, host=host)
+        app: Any = mcp.sse_app(transport_security=security, host=host, max_request_body_size=MAX_REQUEST_BODY_BYTES)
     else:
-        app = mcp.streamable_http_app(transport_security=security, host=host)
+        app = mcp.streamable_http_app(transport_security=security, host=host,
+                                      max_request_body_size=MAX_REQUEST_BODY_BYTES)
     if settings.auth_token is not None:
         app = BearerTokenMiddleware(app, settings.auth_token.get_secret_value())
     return app

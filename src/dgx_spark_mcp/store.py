@@ -57,6 +57,13 @@ one content hash) otherwise conflict ("Duplicate key", "Conflict on tuple deleti
 bench/load.py: 55 of 7,540 diagnose_log calls failed under 50 concurrent clients without it."""
 
 
+_CONFINED = {"enable_external_access": False, "autoinstall_known_extensions": False, "autoload_known_extensions": False}
+"""The store's SQL is ours, but should any value ever reach it as SQL, it still cannot read or write a file
+other than the store, ATTACH another database or load an extension (httpfs would open the network).
+(Read-only opens are not used: DuckDB refuses two configurations of one file in a process, and the
+same process writes the store.)"""
+
+
 @dataclass(frozen=True)
 class Migration:
     """One schema step: an id unique across the whole store, and the statements it runs."""
@@ -95,7 +102,7 @@ def _open(path: Path, lock_wait_s: float) -> DuckDBPyConnection:
     while True:
         attempts += 1
         try:
-            return duckdb.connect(str(path))
+            return duckdb.connect(str(path), config=_CONFINED)
         except duckdb.IOException as exc:
             if _LOCK_MESSAGE not in str(exc):
                 raise _unusable(path, exc) from exc

@@ -260,3 +260,11 @@ def test_a_server_that_never_answers_is_cut_off_at_the_deadline(settings: Settin
         for conn in accepted:
             conn.close()
         silent.close()
+
+
+def test_a_connect_url_in_the_spark_master_setting_is_where_sql_is_explained(connect_server: ConnectServer,
+                                                                              settings: Settings) -> None:
+    configured = settings.model_copy(update={"spark_master": connect_server.url})
+    text = explain_sql("SELECT count(*) FROM t", configured)
+    assert f"file:{connect_server.warehouse}/t" in text  # the server's table: planned there
+    assert not (settings.home / "spark-explain").exists()

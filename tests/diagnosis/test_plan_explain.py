@@ -30,6 +30,33 @@ def test_anything_but_one_query_is_refused(sql: str, message: str) -> None:
         check_query(sql)
 
 
+@pytest.mark.parametrize("sql", [
+    "SELECT * FROM json.`/etc/secret.json`",
+    "SELECT * FROM parquet . `file:///data/x.parquet` p JOIN t USING (id)",
+    "SELECT * FROM `csv`.`C:\\data\\x.csv`",
+])
+def test_a_file_path_table_is_refused_it_would_read_the_file(sql: str) -> None:
+    with pytest.raises(BadInputError, match="reads a file by path.*declare the table in the schema"):
+        check_query(sql)
+
+
+def test_a_view_over_a_file_path_is_refused_in_the_schema() -> None:
+    with pytest.raises(BadInputError, match="schema statement for v reads a file by path"):
+        check_ddl("CREATE VIEW v AS SELECT * FROM json.`/home/u/.aws/credentials.json`")
+
+
+@pytest.mark.slow
+def test_spark_itself_refuses_file_tables_during_an_explain(udfs: Any, settings: Settings, tmp_path: Path) -> None:
+    """Defence in depth: were a path table to slip past the check, the session reads no file."""
+    secret = tmp_path / "outside.json"
+    secret.write_text('{"secret_key_hunter2": 1}\n')
+    udfs.conf.set("spark.sql.runSQLOnFiles", "true")
+    with pytest.raises(BadInputError) as refused:
+        plan_explain._explain_local(f"SELECT * FROM json.`{secret}`", [], settings)  # check_query bypassed
+    assert "hunter2" not in str(refused.value)
+    assert udfs.conf.get("spark.sql.runSQLOnFiles") == "true"  # the session's own setting is given back
+
+
 def test_keywords_and_semicolons_inside_literals_and_comments_do_not_count() -> None:
     assert check_query("SELECT 'drop; insert' AS x, `update` FROM t -- ; DROP TABLE t\n;") == (
         "SELECT 'drop; insert' AS x, `update` FROM t")

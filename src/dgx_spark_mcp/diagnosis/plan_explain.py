@@ -5,7 +5,10 @@ Locally, one small PySpark session per process (in-memory catalog, no UI, wareho
 ``EXPLAIN FORMATTED <sql>``: Spark plans the query exactly as it would run it (same rules,
 same pushdown, same join selection) but reads nothing.  Only a single SELECT/WITH query is
 accepted, and the DDL may only create tables and views, so nothing the caller sends can
-change data.  With a Spark Connect URL (``sc://host:port``) the EXPLAIN runs on that cluster,
+change data.  Nothing can read a file either: Spark's ``format.`/path``` tables (which would
+read the file to infer its schema, from anywhere on disk, past the allowed roots) are refused
+by the check and, in case a form slips past it, by ``spark.sql.runSQLOnFiles=false`` around
+every EXPLAIN.  With a Spark Connect URL (``sc://host:port``) the EXPLAIN runs on that cluster,
 over the tables it already has, in a session of its own that is closed afterwards; a port nobody
 listens on fails at once, and a server that does not answer within CONNECT_DEADLINE_S is cut off.
 """
@@ -63,6 +66,20 @@ def _strip_comments(sql: str) -> str:
     return "".join(out)
 
 
+_PATH_TABLE = re.compile(r"(?:\b\w+|`\w+`)\s*\.\s*`[^`]*[/\\:][^`]*`")
+"""``json.`/etc/x.json``` and the like: a table that is a file path."""
+_RUN_SQL_ON_FILES = "spark.sql.runSQLOnFiles"
+
+
+def _refuse_path_tables(sql: str, what: str) -> None:
+    found = _PATH_TABLE.search(_strip_comments(sql))
+    if found:
+        raise BadInputError(
+            f"{what} reads a file by path ({found.group(0)[:80]}); only tables are explained, never files: declare "
+            "the table in the schema argument (CREATE TABLE t (col TYPE, ...) USING parquet) and query it by name"
+        )
+
+
 _LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`")
 
 
@@ -94,6 +111,7 @@ def check_query(sql: str) -> str:
             "statements in the schema argument)"
         )
     original, blanked = statements[0]
+    _refuse_path_tables(original, "the query")
     first = re.match(r"[\s(]*(\w+)", blanked)
     if first is None or first.group(1).upper() not in ("SELECT", "WITH", "FROM", "VALUES", "TABLE"):
         word = first.group(1) if first else blanked[:20]
@@ -130,6 +148,7 @@ def check_ddl(schema: str) -> list[tuple[str, str, str]]:
                 "declare tables and views (no INSERT, DROP, ALTER, ...)"
             )
         kind = head.group(1).upper()
+        _refuse_path_tables(original, f"schema statement for {head.group(2)}")
         if kind == "TABLE" and re.search(r"\bAS\s*\(?\s*(SELECT|WITH|FROM|VALUES)\b", blanked, re.IGNORECASE):
             raise BadInputError(
                 f"schema statement for {head.group(2)} is CREATE TABLE ... AS SELECT, which would run a query; "
@@ -160,7 +179,7 @@ def _local_session(settings: Settings) -> Any:
     require_java("paste the EXPLAIN output instead of the SQL")
     try:
         _SESSION = start_session("local[1]", "dgx-spark-mcp-explain", settings.home / "spark-explain",
-                                 {"spark.driver.memory": "512m"})
+                                 {"spark.driver.memory": "512m", _RUN_SQL_ON_FILES: "false"})
     except Exception as exc:  # the JVM did not start: Java missing or broken
         raise CouldNotDoError(f"could not start a local Spark session to EXPLAIN the SQL ({exc}); check Java") from exc
     return _SESSION
@@ -172,6 +191,9 @@ def _explain_local(sql: str, ddl: list[tuple[str, str, str]], settings: Settings
     databases = {scratch}
     with _LOCK:
         previous = spark.catalog.currentDatabase()
+        # A reused session (the telemetry engine's, a user's) may allow file tables: not during our statements.
+        files_allowed = spark.conf.get(_RUN_SQL_ON_FILES, "true")
+        spark.conf.set(_RUN_SQL_ON_FILES, "false")
         try:
             spark.sql(f"CREATE DATABASE {scratch}")
             spark.sql(f"USE {scratch}")
@@ -191,6 +213,7 @@ def _explain_local(sql: str, ddl: list[tuple[str, str, str]], settings: Settings
             spark.sql(f"USE {previous}")
             for db in databases:
                 spark.sql(f"DROP DATABASE IF EXISTS {db} CASCADE")
+            spark.conf.set(_RUN_SQL_ON_FILES, files_allowed)
 
 
 def _planned(spark: Any, sql: str) -> str:
@@ -276,9 +299,17 @@ def _unreachable(exc: BaseException) -> bool:
 
 
 def explain_sql(sql: str, settings: Settings, schema: str | None = None, connect_url: str | None = None) -> str:
-    """``EXPLAIN FORMATTED`` text of one query, planned by Spark over empty tables (or a Spark Connect cluster)."""
+    """``EXPLAIN FORMATTED`` text of one query, planned by Spark over empty tables (or a Spark Connect cluster).
+
+    Without ``connect_url`` or a schema, a Spark Connect URL in the spark_master setting is used: the
+    query names that cluster's tables.  Any other master plans locally, because planning over
+    empty tables is the same everywhere and needs no cluster.
+    """
     query = check_query(sql)
     ddl = check_ddl(schema) if schema and schema.strip() else []
+    configured = (settings.spark_master or "").strip()
+    if not connect_url and not ddl and configured.startswith("sc://"):
+        connect_url = configured
     if connect_url:
         if ddl:
             raise BadInputError(

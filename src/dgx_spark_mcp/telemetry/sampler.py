@@ -217,9 +217,7 @@ class _Sampler:
         """Commit the rows taken since the last flush as one batch; keeps them if the commit fails."""
         if not self.rows:
             return None
-        from .store import _memory_connection
-
-        con = _memory_connection()
+        con = store.connection()
         try:
             _load_rows(con, self.rows)
             with store.ingest_lock():

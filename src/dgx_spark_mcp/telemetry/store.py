@@ -29,10 +29,11 @@ import fcntl
 import logging
 import os
 import shutil
+import tempfile
 import threading
 import time
 import uuid as uuidlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +50,7 @@ __all__ = [
     "SAMPLE_COLUMNS",
     "CommitResult",
     "TelemetryStore",
+    "confined_connection",
 ]
 
 log = logging.getLogger(__name__)
@@ -151,7 +153,7 @@ class TelemetryStore:
         The connection is a cursor on one in-memory database shared by the process (see
         :func:`_reader_connection`): use TEMP objects and session settings only, never a global ``SET``.
         """
-        con = _reader_connection()
+        con = _reader_connection(self.root)
         try:
             for table in ("samples", "gpus", "latest"):
                 con.execute(f"CREATE TEMP VIEW {table} AS SELECT * FROM {self.source(table)}")
@@ -160,6 +162,11 @@ class TelemetryStore:
             con.close()
 
     # ---- writing -------------------------------------------------------------------------
+
+    def connection(self, files: Sequence[Path] = ()) -> DuckDBPyConnection:
+        """A connection for an ingest: it may read ``files`` (the source) and this store, and write only here."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return confined_connection([self.root], files)
 
     @contextmanager
     def ingest_lock(self, wait_s: float = INGEST_LOCK_WAIT_S) -> Iterator[None]:
@@ -298,32 +305,57 @@ def _count(con: DuckDBPyConnection, table: str) -> int:
 def _memory_connection() -> DuckDBPyConnection:
     import duckdb
 
-    con = duckdb.connect(":memory:")
+    # No extension is ever installed or loaded behind our back (httpfs would open the network).
+    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     con.execute("SET TimeZone = 'UTC'")
     return con
 
 
+def _sql_list(paths: Sequence[Path | str]) -> str:
+    return "[" + ", ".join(_sql_path(Path(p)) for p in paths) + "]"
+
+
+SPILL_DIR = Path(tempfile.gettempdir()) / "dgx-spark-mcp-duckdb"
+"""Where in-memory connections spill (DuckDB's default, ./.tmp, would write into the current directory)."""
+
+
+def confined_connection(directories: Sequence[Path], files: Sequence[Path] = ()) -> DuckDBPyConnection:
+    """An in-memory connection that can read and write only ``directories`` (and their contents) and ``files``.
+
+    Every DuckDB connection a tool uses on telemetry is one of these: whatever SQL runs on it (and the
+    SQL is built here, never taken from a caller) cannot open /etc/passwd, ATTACH another database,
+    COPY out of the store, or load an extension.  Once external access is off, DuckDB refuses to turn
+    it back on or to widen the lists while the database runs.
+    """
+    con = _memory_connection()
+    con.execute(f"SET temp_directory = {_sql_path(SPILL_DIR)}")
+    con.execute(f"SET allowed_directories = {_sql_list([*directories, SPILL_DIR])}")
+    if files:
+        con.execute(f"SET allowed_paths = {_sql_list(files)}")
+    con.execute("SET enable_external_access = false")
+    return con
+
+
 _shared_lock = threading.Lock()
-_shared: tuple[int, DuckDBPyConnection] | None = None
+_shared: dict[tuple[int, Path], DuckDBPyConnection] = {}
 
 
-def _reader_connection() -> DuckDBPyConnection:
+def _reader_connection(root: Path) -> DuckDBPyConnection:
     """A connection for reading: a cursor on one in-memory database kept for the life of the process.
 
     Why: opening an in-memory database costs about 13 ms (bench/telemetry.py), most of a one-GPU
     window query; a cursor costs microseconds.  Cursors share no TEMP views or tables (those live per
     connection and go with it), and TimeZone is a per-connection setting, set on each.  The shared
     database caches Parquet footers, which is safe because a committed batch file never changes (a new
-    batch is a new directory).  A forked child gets its own database.
+    batch is a new directory).  A forked child gets its own database.  One database per store root,
+    confined to it (:func:`confined_connection`).
     """
-    global _shared
+    key = (os.getpid(), root)
     with _shared_lock:
-        if _shared is None or _shared[0] != os.getpid():
-            import duckdb
-
-            base = duckdb.connect(":memory:")
+        if key not in _shared:
+            base = confined_connection([root])
             base.execute("SET GLOBAL parquet_metadata_cache = true")
-            _shared = (os.getpid(), base)
-        con = _shared[1].cursor()
+            _shared[key] = base
+        con = _shared[key].cursor()
     con.execute("SET TimeZone = 'UTC'")
     return con

@@ -9,6 +9,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from ..app import App
+from ..resources.telemetry import GPUS_URI
 from . import agent_errors_async
 
 __all__ = ["register"]
@@ -66,6 +67,9 @@ def register(mcp: MCPServer, app: App) -> None:
             except Exception:  # a client gone away must not fail the ingest itself
                 pass
 
-        return await anyio.to_thread.run_sync(
+        result = await anyio.to_thread.run_sync(
             functools.partial(ingest, source or "", app.settings, progress=progress)
         )
+        if result.rows_stored:
+            await ctx.notify_resource_updated(GPUS_URI)
+        return result

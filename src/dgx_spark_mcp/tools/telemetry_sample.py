@@ -3,13 +3,15 @@
 from typing import Annotated
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from ..app import App
 from ..telemetry.sampler import MAX_DURATION_S, MIN_INTERVAL_S, SampleResult
 from ..telemetry.sampler import sample_gpus as take_samples
-from . import agent_errors
+from ..resources.telemetry import GPUS_URI
+from . import agent_errors_async
 
 __all__ = ["register"]
 
@@ -20,8 +22,9 @@ SAMPLES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempote
 
 def register(mcp: MCPServer, app: App) -> None:
     @mcp.tool(title="Sample GPUs", annotations=SAMPLES)
-    @agent_errors
-    def sample_gpus(
+    @agent_errors_async
+    async def sample_gpus(
+        ctx: Context,
         duration_s: Annotated[
             float, Field(gt=0, le=MAX_DURATION_S, description="How long to sample, in seconds (at most 300).")
         ] = 10.0,
@@ -33,4 +36,13 @@ def register(mcp: MCPServer, app: App) -> None:
         throttle reasons) every interval_s for duration_s, and store the samples in the telemetry store for
         later queries and plots (plot_telemetry). Readings a GPU does not support are stored as null and listed
         per GPU under 'unsupported'; with no GPU or NVML the result says so and stores nothing."""
-        return take_samples(app.settings, duration_s, interval_s, nvml=app.nvml)
+        import functools
+
+        import anyio.to_thread
+
+        result = await anyio.to_thread.run_sync(
+            functools.partial(take_samples, app.settings, duration_s, interval_s, nvml=app.nvml)
+        )
+        if result.stored:
+            await ctx.notify_resource_updated(GPUS_URI)
+        return result
