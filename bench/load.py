@@ -9,8 +9,10 @@ repository, never the developer's data dir). Then ``--clients`` concurrent SDK c
 (``mcp.Client("http://127.0.0.1:PORT/mcp")``, each its own session) call a fixed mix of tools
 in a loop for ``--seconds``: list_hardware_profiles, check_gpu_availability,
 optimize_spark_config, check_spark_config, estimate_resources, diagnose_log, analyze_query_plan,
-list_gpus. Tools that probe ports or start engines (ask, engine_status) and Spark-backed ones
-are left out: they measure something else.
+ingest_telemetry (the same small DCGM export again and again: every client contends for the
+ingest lock, and nothing is stored twice), list_gpus, query_telemetry, telemetry_report, and ask
+with no engine (engine URL ``none``: it assembles the findings context and says no engine runs).
+Spark-backed engines are left out: they measure something else.
 
 Reports calls, errors (target: 0; each distinct one listed with its tool and message),
 throughput, p50/p99 latency overall and per tool, the server's peak RSS (psutil on the child
@@ -42,6 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 DRIVER_LOG = FIXTURES / "diagnosis" / "logs" / "spark_rapids_tools_driverlog_spark330_rapids2310.log"
 PLAN = FIXTURES / "plans" / "formatted" / "spark321_aqeshuffle__sql0.txt"
+TELEMETRY = FIXTURES / "telemetry" / "dcgm_long.csv"
 SMALL_CONFIG = {
     "spark.executor.memory": "4g",
     "spark.executor.cores": "4",
@@ -61,7 +64,13 @@ def tool_mix(work: Path) -> list[tuple[str, dict[str, Any]]]:
                                 "data_size": "200GB", "hardware": "dgx-spark"}),
         ("diagnose_log", {"path": str(work / "driver.log")}),
         ("analyze_query_plan", {"path": str(work / "plan.txt")}),
+        ("ingest_telemetry", {"path": str(work / "dcgm.csv")}),
         ("list_gpus", {}),
+        ("query_telemetry", {"metrics": ["gpu_util", "power"], "start": "2026-03-02T08:00:00Z",
+                             "end": "2026-03-02T09:00:00Z", "bucket": "1m", "limit": 100}),
+        ("telemetry_report", {"start": "2026-03-02T08:00:00Z", "end": "2026-03-02T09:00:00Z", "group_by": "host"}),
+        ("ask", {"question": "Why did this job fail and what should I change?", "log_path": str(work / "driver.log"),
+                 "hardware": False}),
     ]
 
 
@@ -175,6 +184,7 @@ def main() -> None:
         work.mkdir()
         shutil.copyfile(DRIVER_LOG, work / "driver.log")
         shutil.copyfile(PLAN, work / "plan.txt")
+        shutil.copyfile(TELEMETRY, work / "dcgm.csv")
         env = {k: v for k, v in os.environ.items() if not k.startswith("DGX_SPARK_MCP_")}
         env.update({"DGX_SPARK_MCP_HOME": str(root / "home"), "DGX_SPARK_MCP_ALLOWED_ROOTS": str(work),
                     "DGX_SPARK_MCP_LOG_LEVEL": "WARNING", "DGX_SPARK_MCP_ENGINE_URL": "none",

@@ -12,7 +12,9 @@ the repository) and its path is printed last on stdout.
 ``--quick`` passes ``--quick`` to the scripts whose argparse declares it, and to the others
 small sizes from QUICK_ARGS (only flags the script declares), for a smoke run in minutes.
 ``--only`` takes script names with or without ``.py``. ``--markdown`` prints a table
-(benchmark, command, key figures) for the README before the path. Exits 1 when a script failed.
+(benchmark, command, figures) for the README before the path: a script's own one-line
+``headline`` when its JSON has one (figures, the baseline and the ratio in words), else its key
+figures. Exits 1 when a script failed.
 """
 
 from __future__ import annotations
@@ -146,10 +148,10 @@ def key_figures(result: dict[str, Any] | None, limit: int = 8) -> str:
 
 
 def markdown(entries: list[dict[str, Any]]) -> str:
-    lines = ["| benchmark | command | key figures |", "|---|---|---|"]
+    lines = ["| benchmark | command | figures |", "|---|---|---|"]
     for e in entries:
         if e["exit_code"] == 0 and "json" in e:
-            figures = key_figures(e["json"])
+            figures = str(e["json"].get("headline") or key_figures(e["json"]))
         elif e["timed_out"]:
             figures = f"timed out after {e['seconds']} s"
         else:

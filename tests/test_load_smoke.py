@@ -33,7 +33,8 @@ def test_concurrent_clients_under_load_get_no_failed_calls(tmp_path: Path) -> No
     assert report["calls"] > 0 and report["server_peak_rss_mb"] > 0
     assert set(report["per_tool"]) == {
         "list_hardware_profiles", "check_gpu_availability", "optimize_spark_config", "check_spark_config",
-        "estimate_resources", "diagnose_log", "analyze_query_plan", "list_gpus",
+        "estimate_resources", "diagnose_log", "analyze_query_plan", "ingest_telemetry", "list_gpus",
+        "query_telemetry", "telemetry_report", "ask",
     }
     assert all(t["calls"] > 0 for t in report["per_tool"].values())
     assert list(tmp_path.iterdir()) == []
