@@ -78,8 +78,23 @@ class Settings(BaseModel):
     )
     engine_quantization: Literal["auto", "none", "int8", "int4", "fp8", "int4_awq", "nvfp4"] = Field(
         default="auto",
-        description="Weight quantization of the in-process engines; auto chooses from the GPU (none on CPU). "
-        "Env DGX_SPARK_MCP_ENGINE_QUANTIZATION.",
+        description="Weight quantization of the in-process engines. auto: none for transformers; for TensorRT-LLM the "
+        "checkpoint's own (pre-quantized) format, bf16 for a plain one. int8/int4: torchao weight-only (transformers); "
+        "fp8/int4_awq/nvfp4: TensorRT-LLM, pre-quantized checkpoints only. Env DGX_SPARK_MCP_ENGINE_QUANTIZATION.",
+    )
+    engine_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="Seconds ask waits for the engine's whole answer before it stops the generation and returns the "
+        "context (and any partial text) instead. Env DGX_SPARK_MCP_ENGINE_TIMEOUT_S.",
+    )
+    engine_tokenizer: str | None = Field(
+        default=None,
+        description="The served model's tokenizer for an OpenAI-compatible engine: a local directory (tokenizer.json "
+        "with tokenizer_config.json or chat_template.jinja) or a tokenizer.json file. ask then counts and templates the "
+        "prompt exactly as the model sees it; without it the server's /tokenize is used where it has one (vLLM, "
+        "llama.cpp), else an estimate. Env DGX_SPARK_MCP_ENGINE_TOKENIZER.",
     )
     auth_token: SecretStr | None = Field(
         default=None,

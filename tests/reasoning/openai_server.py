@@ -6,12 +6,19 @@ It speaks the contract the local engines (Ollama, vLLM, llama.cpp, trtllm-serve)
 - ``POST /v1/chat/completions`` with ``stream`` false (one JSON body with ``usage``) or true (SSE
   ``data: {chunk}`` lines with ``choices[0].delta.content``, a final chunk with ``finish_reason``,
   a usage chunk when ``stream_options.include_usage`` is set, then ``data: [DONE]``)
-- ``POST /tokenize`` (vLLM style: ``{"prompt"}`` → ``{"count", "tokens"}``) when ``tokenize`` is on
+- ``POST /tokenize`` when ``tokenize`` is on: vLLM style (``{"prompt"}`` or ``{"messages"}``, the latter
+  rendered with the chat template, → ``{"count", "tokens", "max_model_len"}``), or with
+  ``tokenize_style="llama.cpp"`` llama-server's (``{"content"}`` → ``{"tokens"}``, plus
+  ``POST /apply-template`` ``{"messages"}`` → ``{"prompt"}``)
+- with ``ollama`` (a dict of ``tags``, ``show`` and optionally ``ps`` bodies): Ollama's native
+  ``GET /api/tags``, ``POST /api/show``, ``GET /api/ps``, and a models listing without a context length
 
 and can misbehave on purpose, for the error paths: ``fail_first`` (answer the first chat
 requests with these HTTP statuses, as a server still loading its model does with 503), ``sleep_s`` (answer chat requests only after
 sleeping), ``die_after_chunks`` (send that many text chunks, then drop the connection: ``die_how``
-"reset" breaks the chunked body, "eof" ends it cleanly but without a finish reason or [DONE]).
+"reset" breaks the chunked body, "eof" ends it cleanly but without a finish reason or [DONE]),
+``refuse_after_listing`` (answer the models listing, then stop listening: the next request is refused,
+as when a server dies between the probe and the question).
 
 Usage::
 
@@ -51,6 +58,9 @@ class OpenAICompatServer:
         tokenize: bool = True,
         context_length: int | None = None,
         fail_first: tuple[int, ...] = (),
+        tokenize_style: str = "vllm",
+        ollama: dict[str, Any] | None = None,
+        refuse_after_listing: bool = False,
     ) -> None:
         self.engine = engine
         self.model_name = model_name
@@ -60,6 +70,9 @@ class OpenAICompatServer:
         self.usage = usage
         self.tokenize = tokenize
         self.fail_first = list(fail_first)  # HTTP statuses for the first chat requests (503: "loading")
+        self.tokenize_style = tokenize_style
+        self.ollama = ollama
+        self.refuse_after_listing = refuse_after_listing
         self.context_length = context_length if context_length is not None else getattr(engine, "context_length", None)
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []  # (method, path, JSON body)
         self._stopping = threading.Event()
@@ -128,11 +141,20 @@ class OpenAICompatServer:
 
             def do_GET(self) -> None:
                 server.requests.append(("GET", self.path, None))
-                if self.path.rstrip("/") == "/v1/models":
+                path = self.path.rstrip("/")
+                if path == "/v1/models":
                     entry: dict[str, Any] = {"id": server.model_name, "object": "model", "owned_by": "test"}
-                    if server.context_length:
+                    if server.context_length and server.ollama is None:
                         entry["max_model_len"] = server.context_length
+                    if server.refuse_after_listing:
+                        # Stop listening before answering, so the next connection is refused, never queued.
+                        server._httpd.shutdown()
+                        server._httpd.server_close()
                     self._json(200, {"object": "list", "data": [entry]})
+                elif server.ollama is not None and path == "/api/tags":
+                    self._json(200, server.ollama["tags"])
+                elif server.ollama is not None and path == "/api/ps" and "ps" in server.ollama:
+                    self._json(200, server.ollama["ps"])
                 else:
                     self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
 
@@ -140,10 +162,27 @@ class OpenAICompatServer:
                 body = self._body()
                 server.requests.append(("POST", self.path, body))
                 path = self.path.rstrip("/")
-                if path == "/tokenize" and server.tokenize:
-                    prompt = str((body or {}).get("prompt", ""))
-                    tokens = server.engine._tokenizer.encode(prompt, add_special_tokens=False)
+                tokenizer = getattr(server.engine, "_tokenizer", None)
+                if path == "/tokenize" and server.tokenize and server.tokenize_style == "llama.cpp":
+                    tokens = tokenizer.encode(str((body or {}).get("content", "")), add_special_tokens=False)
+                    self._json(200, {"tokens": tokens})
+                elif path == "/apply-template" and server.tokenize and server.tokenize_style == "llama.cpp":
+                    prompt = tokenizer.apply_chat_template((body or {})["messages"], add_generation_prompt=True,
+                                                           tokenize=False)
+                    self._json(200, {"prompt": prompt})
+                elif path == "/tokenize" and server.tokenize:
+                    if isinstance((body or {}).get("messages"), list):
+                        # vLLM's chat form: the served template applied, as /chat/completions will.
+                        prompt = tokenizer.apply_chat_template(body["messages"], add_generation_prompt=True, tokenize=False)
+                    else:
+                        prompt = str((body or {}).get("prompt", ""))
+                    tokens = tokenizer.encode(prompt, add_special_tokens=False)
                     self._json(200, {"count": len(tokens), "tokens": tokens, "max_model_len": server.context_length})
+                elif server.ollama is not None and path == "/api/show":
+                    if (body or {}).get("model") != server.model_name:
+                        self._json(404, {"error": f"model '{(body or {}).get('model')}' not found"})
+                    else:
+                        self._json(200, server.ollama["show"])
                 elif path == "/v1/chat/completions":
                     self._chat(body)
                 else:

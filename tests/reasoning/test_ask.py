@@ -138,25 +138,56 @@ def test_http_engine_never_sees_the_secret(tmp_path: Path, log_file: Path, local
 
 
 def test_citation_ids_are_parsed() -> None:
-    # Random weights never cite, so the id pattern itself is checked here; the mapping is checked in the HTTP test.
+    # Any capital letter is read, so an id the context never had is seen (and reported as unknown), not skipped.
     from dgx_spark_mcp.reasoning.ask import _CITE
 
-    assert _CITE.findall("heap ran out [F1], see [H1] and [Z9]") == ["F1", "H1"]
+    assert _CITE.findall("heap ran out [F1], see [H1] and [Z9]; not [f1] or [F]") == ["F1", "H1", "Z9"]
 
 
-def test_bench_quick(tiny_model_dir: Path) -> None:
+def _bench(*args: str) -> dict[str, Any]:
     import subprocess
     import sys
 
     repo = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, str(repo / "bench" / "engine.py"), "--quick", "--model-dir", str(tiny_model_dir)],
-                          capture_output=True, text=True, timeout=300, cwd=repo)
+    done = subprocess.run([sys.executable, str(repo / "bench" / "engine.py"), *args], capture_output=True, text=True,
+                          timeout=300, cwd=repo)
     assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout)
+    return json.loads(done.stdout)
+
+
+@pytest.mark.slow
+def test_bench_quick(tiny_model_dir: Path) -> None:
+    out = _bench("--quick", "--model-dir", str(tiny_model_dir), "--answer-tokens", "64")
     assert out["speed"]["engine"]["kind"] == "transformers" and out["speed"]["decode_tokens_per_s_median"] > 0
     prompt = out["prompt"]
     assert prompt["log_bytes"] >= 2 << 20 and prompt["prompt_tokens"] > 0
-    assert prompt["log_tokens_estimated"] > 50 * prompt["prompt_tokens"]
+    # The prompt is counted as sent (frame included) with the engine's tokenizer, and fits its window with the answer.
+    assert prompt["prompt_tokens_method"] == "tokenizer" and prompt["window_tokens"] == 512
+    assert prompt["prompt_tokens"] + prompt["answer_tokens"] <= prompt["window_tokens"]
+    # The log is counted with the same tokenizer on a sample, extrapolated, and says so.
+    assert "extrapolated" in prompt["log_tokens_method"] and prompt["log_tokens_method"].startswith("tokenizer")
+    assert prompt["log_tokens"] > 50 * prompt["prompt_tokens"]
+
+
+@pytest.mark.slow
+def test_bench_shape_runs_each_quantization_against_the_ceiling() -> None:
+    # The same code path the mistral-7b shape takes on a GPU, on the CPU with the tiny shape.
+    out = _bench("--shape", "tiny", "--quick", "--bandwidth-tbs", "0.05", "--log-bytes", "0")
+    speed = out["speed"]
+    assert speed["device"] in ("cpu", "cuda") and speed["bandwidth_tb_s"] == 0.05
+    runs = {r["requested"]: r for r in speed["runs"]}
+    assert list(runs) == ["none", "int8", "int4"] and runs["none"]["quantization"] is None
+    assert runs["int8"]["quantization"] == "int8"
+    assert runs["int8"]["weight_bytes_resident"] < runs["none"]["weight_bytes_resident"]
+    for run in runs.values():
+        assert run["decode_tokens_per_s_median"] > 0 and run["weight_bytes_per_token"] < run["weight_bytes_resident"]
+        assert run["ceiling_tokens_per_s"] == pytest.approx(0.05e12 / run["weight_bytes_per_token"], rel=1e-3)
+        assert run["fraction_of_ceiling"] == pytest.approx(
+            run["decode_tokens_per_s_median"] / run["ceiling_tokens_per_s"], abs=2e-3)
+    if speed["device"] == "cpu":  # torchao's int4 needs CUDA: the run says what it really got
+        assert runs["int4"]["quantization"] == "int8" and runs["int4"]["notes"]
+        refused = _bench("--shape", "mistral-7b", "--quick")["speed"]
+        assert "needs CUDA" in refused["refused"] and "runs" not in refused
 
 
 def test_every_input_kind_becomes_citable_blocks(tmp_path: Path) -> None:
@@ -172,3 +203,47 @@ def test_every_input_kind_becomes_citable_blocks(tmp_path: Path) -> None:
     assert all(b.text.startswith(f"[{b.id}]") for b in result.context)
     ranks = [b.relevance for b in result.context]
     assert ranks == sorted(ranks, reverse=True)
+
+
+class _ScriptedEngine:
+    """What OpenAICompatServer serves: a fixed answer, streamed in pieces (no model, no tokenizer)."""
+
+    context_length = 8192
+
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces = pieces
+
+    def generate(self, messages: list[dict[str, str]], *, max_tokens: int = 64, temperature: float = 0.0,
+                 on_token: Any = None, timeout_s: float = 120.0) -> Any:
+        from dgx_spark_mcp.reasoning.engines.base import GenerationStats
+
+        for piece in self.pieces:
+            if on_token is not None:
+                on_token(piece)
+        return "".join(self.pieces), GenerationStats(ttft_s=0.01, seconds=0.02, prompt_tokens=100,
+                                                     completion_tokens=len(self.pieces), tokens_per_s=100.0)
+
+
+def test_a_scripted_answer_maps_its_citations_to_files_and_lines(tmp_path: Path, log_file: Path) -> None:
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    event_log = fixtures / "eventlogs" / "corpus" / "aqeshuffle_eventlog.zstd"
+    answer = ["The executor ran out of heap in stage 12 [F1]. ", "The shuffle stage also spilled to disk [E2]. ",
+              "Raise spark.executor.memory [Z3]; the heap error again [F1]."]
+    with OpenAICompatServer(_ScriptedEngine(answer), tokenize=False, usage=False) as server:
+        settings = Settings(home=tmp_path / "home", allowed_roots=[str(tmp_path), str(fixtures)], log_level="WARNING",
+                            engine_url=server.base_url, engine_kind="http")
+        result = ask("why did stage 12 fail?", settings, log=str(log_file), event_log=str(event_log), hardware=False)
+    assert result.answer == "".join(answer)
+    by_id = {c.id: c for c in result.citations}
+    assert list(by_id) == ["F1", "E2"]  # in order of first mention, each once
+    assert by_id["F1"].source == "log" and by_id["F1"].file == str(log_file) and by_id["F1"].line_numbers == [2, 3]
+    assert by_id["F1"].rule_id == "JVM_OOM"
+    assert by_id["E2"].source == "event_log" and by_id["E2"].file == str(event_log)
+    assert by_id["E2"].title == next(b.title for b in result.context if b.id == "E2")
+    # [Z3] is no block of the context: reported, not silently dropped.
+    assert result.unknown_citations == ["Z3"]
+    assert any("[Z3], which is not in the context" in n for n in result.notes)
+    from dgx_spark_mcp.reasoning.render import render_answer
+
+    text = render_answer(result)
+    assert "Cited but not in the context (unsupported): [Z3]" in text and "[F1]" in text

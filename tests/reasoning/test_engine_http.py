@@ -64,16 +64,16 @@ def test_context_length_and_server_tokenizer(local: TransformersEngine) -> None:
 
 def test_without_usage_or_tokenize_counts_with_the_local_tokenizer(local: TransformersEngine, tiny_model_dir: Path) -> None:
     with OpenAICompatServer(local, usage=False, tokenize=False, context_length=0) as server:
-        engine = HttpEngine(server.base_url, tokenizer_dir=str(tiny_model_dir))
+        engine = HttpEngine(server.base_url, tokenizer=str(tiny_model_dir))
         text, stats = engine.generate(MESSAGES, max_tokens=10)
         assert engine.context_length is None  # the listing does not say
         assert stats.token_count_method == "tokenizer"
         assert stats.prompt_tokens == local.count_tokens(local.render_prompt(MESSAGES))
         assert stats.completion_tokens == local.count_tokens(text)
-        # /tokenize was tried once, found missing, and not asked again.
+        # The local tokenizer comes first: the server is never asked to count.
         engine.count_tokens("one")
         engine.count_tokens("two")
-        assert len([p for m, p, _ in server.requests if p == "/tokenize"]) == 1
+        assert [p for m, p, _ in server.requests if p == "/tokenize"] == []
 
 
 def test_estimate_when_nothing_better(local: TransformersEngine) -> None:

@@ -175,3 +175,14 @@ def test_trtllm_not_installed_gives_none_with_the_install_hint(settings: Setting
     resolution = resolve(_with(settings, engine_kind="trtllm", engine_model=str(tiny_model_dir)))
     assert resolution.engine is None
     assert "pip install 'dgx-spark-mcp[trtllm]' --extra-index-url https://pypi.nvidia.com" in resolution.probe.reason
+
+
+def test_engine_tokenizer_goes_to_a_server_and_is_left_out_in_process(settings: Settings, server: OpenAICompatServer,
+                                                                       tiny_model_dir: Path) -> None:
+    engine = resolve_engine(_with(settings, engine_url=server.base_url, engine_tokenizer=str(tiny_model_dir)))
+    assert isinstance(engine, HttpEngine) and engine.token_count_method == "tokenizer"
+    assert engine.render_prompt([{"role": "user", "content": "hi"}]).startswith("<s>[INST] hi")
+    local = resolve(_with(settings, engine_model=str(tiny_model_dir), engine_tokenizer=str(tiny_model_dir)), ports=[])
+    assert isinstance(local.engine, TransformersEngine) and "engine_tokenizer is not used" in local.probe.reason
+    with pytest.raises(BadInputError, match="engine_tokenizer"):
+        resolve(_with(settings, engine_url=server.base_url, engine_tokenizer=str(tiny_model_dir / "config.json")))

@@ -46,7 +46,8 @@ def test_every_secret_is_caught_and_nothing_diagnostic_is_removed() -> None:
     assert score.caught == score.secrets and score.catch_rate == 1.0
     # Every kind the set exercises is counted, so the bench can print a per-kind table.
     assert {"aws_access_key", "aws_secret_key", "url_password", "secret_value", "email", "ipv4", "ipv6",
-            "home_user", "kerberos_principal", "private_key", "bearer_token", "jwt"} <= set(score.counts)
+            "home_user", "kerberos_principal", "private_key", "bearer_token", "jwt", "npm_token", "slack_token",
+            "github_token", "hf_token", "api_key"} <= set(score.counts)
 
 
 def test_measure_reports_misses_when_nothing_is_redacted() -> None:

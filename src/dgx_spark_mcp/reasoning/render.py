@@ -16,6 +16,11 @@ def render_answer(r: AskResult, streamed: bool = False) -> str:
     if r.answer is not None and not streamed:
         lines.append(r.answer.strip())
     if r.answer is None:
+        if r.partial_answer and not streamed:
+            lines.append("Partial answer (the engine stopped mid-answer; incomplete and unchecked):")
+            lines.append(r.partial_answer.strip())
+        if r.engine_error:
+            lines.append(f"The {r.engine.kind if r.engine else 'local'} engine failed: {r.engine_error}")
         lines.append("No local engine answered; the context an agent (or you) can reason from:")
         lines += [f"  [{b.id}] {b.title}" for b in r.context]
         lines += [f"  start one: {c}" for c in r.start_commands]
@@ -23,6 +28,8 @@ def render_answer(r: AskResult, streamed: bool = False) -> str:
         lines.append("Cited:")
         lines += [f"  [{c.id}] {c.title}" + (f" ({c.file}:{','.join(map(str, c.line_numbers))})" if c.file else "")
                   for c in r.citations]
+    if r.unknown_citations:
+        lines.append("Cited but not in the context (unsupported): " + ", ".join(f"[{c}]" for c in r.unknown_citations))
     if r.engine is not None and r.stats is not None:
         speed = f", {r.stats.tokens_per_s:.1f} tok/s" if r.stats.tokens_per_s else ""
         ttft = f", first token {r.stats.ttft_s:.2f} s" if r.stats.ttft_s is not None else ""
@@ -41,7 +48,8 @@ def render_engine_status(s: EngineStatus) -> str:
         e = s.engine
         lines = [f"{e.kind} engine: {e.model}" + (f" at {e.endpoint}" if e.endpoint else "")
                  + (f", {e.quantization}" if e.quantization else "")
-                 + (f", context {e.context_length} tokens" if e.context_length else "")]
+                 + (f", context {e.context_length} tokens" if e.context_length else "")
+                 + f"; prompts counted by {e.token_count_method}"]
         lines += [f"  note: {n}" for n in e.notes]
     lat = s.latency
     if lat.calls:

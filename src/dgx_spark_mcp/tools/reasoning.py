@@ -42,7 +42,10 @@ def register(mcp: MCPServer, app: App) -> None:
         and line numbers, the most relevant first, within a token budget counted with the model's tokenizer. Secrets
         and personal data are redacted first (counts returned). Tokens stream as progress notifications. Returns the
         answer, the citations it used mapped to evidence, the context and dropped blocks, prompt tokens, engine and
-        speed. With no engine running: answer null, the context, and the commands to start one (not an error)."""
+        speed. With no engine running, or one that fails (refused, timed out after DGX_SPARK_MCP_ENGINE_TIMEOUT_S, died
+        mid-answer): answer null, engine_error saying what failed, any text produced before the failure in
+        partial_answer, the context, and the commands to start one (not an error). Ids the answer cites that are not
+        in the context are listed in unknown_citations."""
         import anyio
         import anyio.from_thread
         import anyio.to_thread

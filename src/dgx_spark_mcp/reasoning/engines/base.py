@@ -120,6 +120,10 @@ class Engine(ABC):
     def render_prompt(self, messages: list[ChatMessage]) -> str:
         """The prompt text the model sees for ``messages``: its chat template applied."""
 
+    def count_prompt_tokens(self, messages: list[ChatMessage]) -> int:
+        """Tokens of the whole prompt ``messages`` become (system prompt, question, chat template), as sent."""
+        return self.count_tokens(self.render_prompt(messages))
+
     def close(self) -> None:  # noqa: B027 - engines without resources need nothing
         """Release the model or the connection."""
 
@@ -182,3 +186,13 @@ def check_messages(messages: list[ChatMessage]) -> None:
 def estimate_tokens(text: str) -> int:
     """About four characters per token for English and log text: used only when no tokenizer is at hand."""
     return (len(text) + 3) // 4
+
+
+ESTIMATE_TOKENS_PER_MESSAGE = 4
+"""Template tokens an estimate adds per chat turn (role markers, separators), plus one turn's worth for the
+assistant header: the OpenAI cookbook's count for chat formats, close for Mistral's [INST] ... [/INST]."""
+
+
+def estimate_prompt_tokens(messages: list[ChatMessage]) -> int:
+    """An estimate of a chat prompt's tokens when neither the model's tokenizer nor its server can count them."""
+    return sum(estimate_tokens(m["content"]) + ESTIMATE_TOKENS_PER_MESSAGE for m in messages) + ESTIMATE_TOKENS_PER_MESSAGE

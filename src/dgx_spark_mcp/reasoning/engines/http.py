@@ -2,7 +2,20 @@
 
 All of them speak ``POST {base}/chat/completions`` with SSE streaming and ``GET {base}/models``;
 this engine uses the ``openai`` client for the chat call and plain HTTP for the extras that
-only some servers offer (``/tokenize``, context length in the models listing).
+only some servers offer (``/tokenize``, context length in the models listing, Ollama's ``/api``).
+
+Counting the prompt, best first (``token_count_method`` says which was used):
+
+- ``tokenizer``: the served model's tokenizer and chat template from local files
+  (``DGX_SPARK_MCP_ENGINE_TOKENIZER``): exact, with any server.
+- ``server``: the server counts.  vLLM's ``/tokenize`` takes the chat ``messages`` and applies
+  the served template; llama.cpp's ``/tokenize`` counts text, and ``/apply-template`` renders the
+  messages with its template first.  trtllm-serve and Ollama have no tokenize endpoint.
+- ``estimate``: about four characters a token plus a few template tokens per turn.
+
+Ollama's OpenAI listing carries no context length; ``/api/tags``, ``/api/show`` and ``/api/ps``
+give the quantization level, the trained context and the window it actually serves (num_ctx),
+which is what the prompt must fit: Ollama silently cuts a longer prompt.
 """
 
 from __future__ import annotations
@@ -14,9 +27,27 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ...errors import BadInputError, CouldNotDoError
-from .base import ChatMessage, Engine, EngineError, GenerationStats, StatsClock, check_messages, check_request, estimate_tokens
+from .base import (
+    ESTIMATE_TOKENS_PER_MESSAGE,
+    ChatMessage,
+    Engine,
+    EngineError,
+    GenerationStats,
+    StatsClock,
+    check_messages,
+    check_request,
+    estimate_prompt_tokens,
+    estimate_tokens,
+)
 
-__all__ = ["DEFAULT_API_KEY", "HttpEngine", "context_length_of", "list_models", "normalize_base_url"]
+__all__ = [
+    "DEFAULT_API_KEY",
+    "OLLAMA_DEFAULT_CONTEXT",
+    "HttpEngine",
+    "context_length_of",
+    "list_models",
+    "normalize_base_url",
+]
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +55,12 @@ DEFAULT_API_KEY = "not-needed"
 """Local servers ignore the key, but the openai client refuses to start without one."""
 
 _RETRYABLE_STATUS = (502, 503, 504)  # a server still loading its model answers 503
+_EXTRA_TIMEOUT_S = 3.0  # /tokenize, /api/show and the like answer in milliseconds on loopback
+
+OLLAMA_DEFAULT_CONTEXT = 4096
+"""The window assumed for an Ollama model whose num_ctx is not visible (not set in its Modelfile, not loaded):
+Ollama's documented default for machines under 24 GiB of VRAM; larger machines default higher, and
+OLLAMA_CONTEXT_LENGTH on the server overrides it (docs.ollama.com, "Context length")."""
 
 
 def normalize_base_url(url: str) -> str:
@@ -98,7 +135,7 @@ class HttpEngine(Engine):
         model: str | None = None,
         *,
         api_key: str | None = None,
-        tokenizer_dir: str | None = None,
+        tokenizer: str | None = None,
         timeout_s: float = 120.0,
         max_retries: int = 2,
         models: list[dict[str, Any]] | None = None,
@@ -106,7 +143,7 @@ class HttpEngine(Engine):
         """Connect to ``base_url``; ``model`` picks among the served models (default: the first).
 
         ``models`` is a models listing already fetched (by the auto probe), to save a request.
-        ``tokenizer_dir`` is a local checkpoint directory whose tokenizer matches the served model.
+        ``tokenizer`` is a local directory or tokenizer.json holding the served model's tokenizer (and template).
         """
         super().__init__()
         from openai import OpenAI
@@ -127,63 +164,152 @@ class HttpEngine(Engine):
         self.context_length = context_length_of(next(m for m in listing if m["id"] == self.model))
         self.quantization = None  # the server decides; the OpenAI API does not report it
         self._client = OpenAI(base_url=self.endpoint, api_key=self._api_key, timeout=timeout_s, max_retries=self.max_retries)
-        self._server_tokenize: bool | None = None  # unknown until tried once
+        self._server_counting: str | None = None  # "vllm", "llama.cpp" or "none"; None until asked once
         self._tokenizer: Any = None
-        if tokenizer_dir:
-            from .transformers_local import is_checkpoint_dir
+        if tokenizer:
+            from .tokenizer import load_tokenizer
 
-            if is_checkpoint_dir(tokenizer_dir) or _has_tokenizer(tokenizer_dir):
-                from transformers import AutoTokenizer
-
-                self._tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
+            self._tokenizer = load_tokenizer(tokenizer)
+            if self._tokenizer.chat_template is None:
+                self.notes.append(
+                    f"the tokenizer in {tokenizer} has no chat template: turns are counted exactly, the server's template "
+                    f"markers are estimated ({ESTIMATE_TOKENS_PER_MESSAGE} tokens a turn)"
+                )
         self.token_count_method = "tokenizer" if self._tokenizer is not None else "estimate"
+        if self.context_length is None:
+            self._read_ollama_facts()
 
-    # --- counting -------------------------------------------------------------------------
+    # --- server extras ---------------------------------------------------------------------
 
-    def _tokenize_on_server(self, text: str) -> int | None:
-        """Token count from the server's ``/tokenize`` (vLLM: ``prompt`` → ``count``; llama.cpp:
-        ``content`` → ``tokens``), or None.  Tried once; a server without it is not asked again."""
-        if self._server_tokenize is False:
-            return None
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """JSON from ``{server root}{path}``, or None when the server lacks the route or answers anything else."""
         import httpx2
 
         try:
-            response = httpx2.post(
-                f"{_server_root(self.endpoint)}/tokenize",
-                json={"model": self.model, "prompt": text, "content": text, "add_special_tokens": False},
-                headers={"Authorization": f"Bearer {self._api_key}"},
-                timeout=5.0,
+            response = httpx2.request(
+                method, f"{_server_root(self.endpoint)}{path}", json=body,
+                headers={"Authorization": f"Bearer {self._api_key}"}, timeout=_EXTRA_TIMEOUT_S,
             )
-            body = response.json() if response.status_code == 200 else None
+            return response.json() if response.status_code == 200 else None
         except (httpx2.HTTPError, ValueError):
-            body = None
-        count = None
-        if isinstance(body, dict):
-            if isinstance(body.get("count"), int):
-                count = body["count"]
-            elif isinstance(body.get("tokens"), list):
-                count = len(body["tokens"])
-        if self._server_tokenize is None:
-            self._server_tokenize = count is not None
-            if count is not None:
-                self.token_count_method = "server"
-        return count
+            return None
+
+    def _read_ollama_facts(self) -> None:
+        """Quantization level and the served window of an Ollama model (``/api/tags``, ``/api/show``, ``/api/ps``)."""
+        tags = self._request("GET", "/api/tags")
+        if not isinstance(tags, dict) or not isinstance(tags.get("models"), list):
+            return  # not Ollama
+        entries = [m for m in tags["models"] if isinstance(m, dict) and self.model in (m.get("name"), m.get("model"))]
+        details = entries[0].get("details") if entries and isinstance(entries[0].get("details"), dict) else {}
+        show = self._request("POST", "/api/show", {"model": self.model})
+        show = show if isinstance(show, dict) else {}
+        if isinstance(show.get("details"), dict):
+            details = {**details, **show["details"]}
+        level = details.get("quantization_level")
+        self.quantization = str(level) if level else None
+        info = show.get("model_info") if isinstance(show.get("model_info"), dict) else {}
+        trained = info.get(f"{info.get('general.architecture')}.context_length")
+        trained = trained if isinstance(trained, int) and trained > 0 else None
+        num_ctx = _num_ctx(show.get("parameters"))
+        loaded = None
+        ps = self._request("GET", "/api/ps")
+        for m in ps.get("models", []) if isinstance(ps, dict) and isinstance(ps.get("models"), list) else []:
+            if isinstance(m, dict) and self.model in (m.get("name"), m.get("model")):
+                value = m.get("context_length")
+                loaded = value if isinstance(value, int) and value > 0 else None
+        if num_ctx:
+            window, why = num_ctx, "num_ctx in its Modelfile"
+        elif loaded:
+            window, why = loaded, "the context of the loaded model (/api/ps)"
+        else:
+            window, why = OLLAMA_DEFAULT_CONTEXT, (
+                "Ollama's default for small GPUs, as neither the Modelfile nor a loaded model says (set "
+                "OLLAMA_CONTEXT_LENGTH on the server, or num_ctx, for more)"
+            )
+        if trained:
+            window = min(window, trained)
+        self.context_length = window
+        facts = [f"Ollama model {self.model}"]
+        if trained:
+            facts.append(f"trained for {trained} tokens")
+        facts.append(f"served with a {window}-token window ({why}); Ollama cuts longer prompts silently, so ask's "
+                     "budget uses that window")
+        if level:
+            facts.append(f"weights {level}")
+        self.notes.append(", ".join(facts))
+
+    # --- counting -------------------------------------------------------------------------
+
+    def _detect_server_counting(self) -> str:
+        """Whether the server counts tokens: vLLM's ``/tokenize`` (``count``), llama.cpp's (``tokens``), or neither.
+        Asked once; a server without it is not asked again."""
+        if self._server_counting is None:
+            body = self._request("POST", "/tokenize", _tokenize_body(self.model, "ExecutorLostFailure on stage 12"))
+            if isinstance(body, dict) and isinstance(body.get("count"), int):
+                self._server_counting = "vllm"
+            elif isinstance(body, dict) and isinstance(body.get("tokens"), list):
+                self._server_counting = "llama.cpp"
+            else:
+                self._server_counting = "none"
+            if self._tokenizer is None:
+                self.token_count_method = "estimate" if self._server_counting == "none" else "server"
+        return self._server_counting
+
+    def _server_count(self, body: dict[str, Any]) -> int | None:
+        reply = self._request("POST", "/tokenize", body)
+        if isinstance(reply, dict):
+            if isinstance(reply.get("count"), int):
+                return int(reply["count"])
+            if isinstance(reply.get("tokens"), list):
+                return len(reply["tokens"])
+        return None
 
     def count_tokens(self, text: str) -> int:
-        count = self._tokenize_on_server(text)
-        if count is not None:
-            return count
         if self._tokenizer is not None:
             return len(self._tokenizer.encode(text, add_special_tokens=False))
+        if self._detect_server_counting() != "none":
+            count = self._server_count(_tokenize_body(self.model, text))
+            if count is not None:
+                return count
         return estimate_tokens(text)
 
+    def count_prompt_tokens(self, messages: list[ChatMessage]) -> int:
+        check_messages(messages)
+        if self._tokenizer is not None:
+            if self._tokenizer.chat_template is not None:
+                return self.count_tokens(self.render_prompt(messages))
+            return sum(self.count_tokens(m["content"]) + ESTIMATE_TOKENS_PER_MESSAGE for m in messages) + ESTIMATE_TOKENS_PER_MESSAGE
+        server = self._detect_server_counting()
+        if server == "vllm":
+            # vLLM applies the served chat template to the messages, as /chat/completions will.
+            count = self._server_count({"model": self.model, "messages": messages, "add_generation_prompt": True})
+            if count is not None:
+                return count
+        elif server == "llama.cpp":
+            rendered = self._request("POST", "/apply-template", {"messages": messages})
+            if isinstance(rendered, dict) and isinstance(rendered.get("prompt"), str):
+                count = self._server_count(_tokenize_body(self.model, rendered["prompt"]))
+                if count is not None:
+                    return count
+        if server != "none":
+            return sum(self.count_tokens(m["content"]) + ESTIMATE_TOKENS_PER_MESSAGE for m in messages) + ESTIMATE_TOKENS_PER_MESSAGE
+        return estimate_prompt_tokens(messages)
+
     def render_prompt(self, messages: list[ChatMessage]) -> str:
+        """The prompt as the model sees it where the template is known here (engine_tokenizer, llama.cpp's
+        /apply-template); otherwise a role-tagged approximation, for display only: counting never relies on it."""
         check_messages(messages)
         if self._tokenizer is not None and self._tokenizer.chat_template is not None:
             return str(self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
-        # The server applies its own template, which this side cannot see; a role-tagged
-        # rendering counts within a few tokens per turn of any real template.
+        if self._detect_server_counting() == "llama.cpp":
+            rendered = self._request("POST", "/apply-template", {"messages": messages})
+            if isinstance(rendered, dict) and isinstance(rendered.get("prompt"), str):
+                return str(rendered["prompt"])
         return "".join(f"<|{m['role']}|>\n{m['content']}\n" for m in messages) + "<|assistant|>\n"
+
+    def describe(self) -> dict[str, object]:
+        self._detect_server_counting()  # so the status says how prompts will be counted
+        return super().describe()
 
     # --- generation -----------------------------------------------------------------------
 
@@ -314,7 +440,7 @@ class HttpEngine(Engine):
         if usage is not None and getattr(usage, "completion_tokens", None) is not None:
             return clock.stats(int(usage.prompt_tokens or 0), int(usage.completion_tokens), "server")
         # No usage from the server: count both sides ourselves.
-        prompt = self.count_tokens(self.render_prompt(messages))
+        prompt = self.count_prompt_tokens(messages)
         completion = self.count_tokens("".join(pieces)) if pieces else 0
         return clock.stats(prompt, completion, self.token_count_method)
 
@@ -336,8 +462,17 @@ def _detail(exc: Exception) -> str:
     return message[:300]
 
 
-def _has_tokenizer(path: str) -> bool:
-    from pathlib import Path
+def _tokenize_body(model: str, text: str) -> dict[str, Any]:
+    # vLLM reads "prompt", llama.cpp "content"; each ignores the other's field.
+    return {"model": model, "prompt": text, "content": text, "add_special_tokens": False}
 
-    p = Path(path).expanduser()
-    return p.is_dir() and ((p / "tokenizer.json").is_file() or (p / "tokenizer_config.json").is_file())
+
+def _num_ctx(parameters: Any) -> int | None:
+    """``num_ctx`` from Ollama's ``parameters`` text (one ``name value`` per line), if set."""
+    if not isinstance(parameters, str):
+        return None
+    for line in parameters.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "num_ctx" and parts[1].isdigit() and int(parts[1]) > 0:
+            return int(parts[1])
+    return None

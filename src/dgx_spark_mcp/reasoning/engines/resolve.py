@@ -164,6 +164,8 @@ def resolve(
     api_key = getattr(settings, "engine_api_key", None)
     if api_key is not None and hasattr(api_key, "get_secret_value"):
         api_key = api_key.get_secret_value()
+    tokenizer = getattr(settings, "engine_tokenizer", None) or None
+    timeout_s = float(getattr(settings, "engine_timeout_s", 120.0) or 120.0)
 
     def probe(chosen: str | None, reason: str, probes: list[PortProbe] | None = None) -> EngineProbe:
         return EngineProbe(engine_url=url, engine_kind=kind, engine_model=model, chosen=chosen, reason=reason, probes=probes or [])
@@ -186,9 +188,13 @@ def resolve(
         except CouldNotDoError as exc:
             return EngineResolution(None, probe(None, f"the {engine_kind} engine could not load {local_dir}: {exc}"))
         reason = f"engine_kind {kind}" if kind != "auto" else "engine_model is a local checkpoint directory"
+        if tokenizer:
+            reason += ("; engine_tokenizer is not used: the in-process engine counts with its checkpoint's own "
+                       "tokenizer and chat template, which is exact")
         return EngineResolution(engine, probe(f"{engine_kind} {local_dir}", reason))
 
-    tokenizer_dir = local_dir
+    # The served model's tokenizer: engine_tokenizer, else a local checkpoint named as engine_model.
+    tokenizer = tokenizer or local_dir
     served_name = None if local_dir else model
     if url.lower() != "auto":
         from .http import HttpEngine, normalize_base_url
@@ -198,7 +204,7 @@ def resolve(
         port_probe, entries = _probe_one(base, None, "configured engine_url", max(probe_timeout_s, 2.0))
         if not port_probe.answered or not entries:
             return EngineResolution(None, probe(None, f"engine_url {base} is not usable: {port_probe.detail}", [port_probe]))
-        engine = HttpEngine(base, served_name, api_key=api_key, tokenizer_dir=tokenizer_dir, models=entries)
+        engine = HttpEngine(base, served_name, api_key=api_key, tokenizer=tokenizer, timeout_s=timeout_s, models=entries)
         return EngineResolution(engine, probe(f"http {base} {engine.model}", "engine_url is set", [port_probe]))
 
     results = probe_ports(ports, host=host, timeout_s=probe_timeout_s)
@@ -220,7 +226,7 @@ def resolve(
 
     port_probe, entries = listing[0]
     base = port_probe.url[: -len("/models")]
-    engine = HttpEngine(base, served_name, api_key=api_key, tokenizer_dir=tokenizer_dir, models=entries)
+    engine = HttpEngine(base, served_name, api_key=api_key, tokenizer=tokenizer, timeout_s=timeout_s, models=entries)
     reason = f"probed: port {port_probe.port} ({port_probe.server}) {port_probe.detail}"
     return EngineResolution(engine, probe(f"http {base} {engine.model}", reason, probes))
 

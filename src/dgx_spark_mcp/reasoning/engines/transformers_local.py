@@ -12,6 +12,17 @@ Weight-only quantization goes through torchao:
 - ``auto``: none.  Eager transformers decode is launch-bound at these sizes, so weight-only
   quantization mostly saves memory; the user asks for it explicitly when memory is short.
 - ``fp8``, ``int4_awq``, ``nvfp4`` are TensorRT-LLM formats: rejected here with a pointer to it.
+
+bitsandbytes is deliberately not used.  torchao already gives both weight-only formats (int8, int4)
+with one API on CPU and CUDA, so the CPU-only tests exercise the same quantization code the GPU
+runs; bitsandbytes would be a second library for the same two formats, CUDA-first (its CPU
+backend is a preview), and its int8 path (LLM.int8(), outlier decomposition) is built to save
+memory, not to decode faster.  A pre-quantized bitsandbytes checkpoint still loads through
+transformers if the user installs bitsandbytes; this engine never asks for it.
+
+:meth:`TransformersEngine.from_model` wraps a model already in memory (the benchmark builds a
+Mistral-7B-shaped one on the GPU rather than writing 14 GB to disk) and runs the same
+quantization and generation code as a checkpoint loaded from a directory.
 """
 
 from __future__ import annotations
@@ -56,41 +67,50 @@ class TransformersEngine(TokenizerEngine):
                 f"engine_model {str(model_dir)!r} is not a local checkpoint directory (no config.json there); "
                 "point it at a directory saved with save_pretrained, or use an OpenAI-compatible server via engine_url"
             )
-        if quantization in _TRTLLM_ONLY:
-            raise BadInputError(
-                f"engine_quantization {quantization!r} is a TensorRT-LLM format; the transformers engine takes "
-                f"{', '.join(_QUANTIZATIONS)}. Set engine_kind to 'trtllm' or pick int8/int4"
-            )
-        if quantization not in _QUANTIZATIONS:
-            raise BadInputError(
-                f"engine_quantization {quantization!r} is unknown; expected one of {', '.join(_QUANTIZATIONS + _TRTLLM_ONLY)}"
-            )
-        try:
-            import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-        except ImportError as exc:  # pragma: no cover - both are dependencies of the reasoning extra
-            raise CouldNotDoError(
-                f"the transformers engine needs torch and transformers ({exc}); install them or use engine_url"
-            ) from exc
+        _check_quantization(quantization)
+        torch = _import_torch()
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self.model = str(path)
-        self.endpoint = None
-        self.token_count_method = "tokenizer"
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
             # local_files_only: a checkpoint directory never triggers a Hub request, even if
             # HF_HUB_OFFLINE is unset (the model's remote code is not trusted either).
-            self._tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-            self._model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=dtype)
+            tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=_dtype(torch, device))
         except (OSError, ValueError) as exc:
             raise CouldNotDoError(f"cannot load the checkpoint in {path}: {exc}") from exc
-        if self._tokenizer.chat_template is None:
+        self._setup(model, tokenizer, name=str(path), quantization=quantization, device=device)
+
+    @classmethod
+    def from_model(
+        cls, model: Any, tokenizer: Any, *, name: str, quantization: str = "none", device: str | None = None
+    ) -> TransformersEngine:
+        """An engine around a model and tokenizer already in memory (``name`` stands for the checkpoint directory).
+
+        The model is moved to ``device`` in the engine's dtype (bf16 on CUDA, float32 on CPU) and quantized as asked,
+        exactly as a loaded checkpoint is.
+        """
+        _check_quantization(quantization)
+        torch = _import_torch()
+        engine = cls.__new__(cls)
+        TokenizerEngine.__init__(engine)
+        engine._setup(model, tokenizer, name=name, quantization=quantization,
+                      device=device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        return engine
+
+    def _setup(self, model: Any, tokenizer: Any, *, name: str, quantization: str, device: str) -> None:
+        torch = _import_torch()
+        if tokenizer.chat_template is None:
             raise CouldNotDoError(
-                f"the tokenizer in {path} has no chat template; use an instruct/chat checkpoint "
+                f"the tokenizer in {name} has no chat template; use an instruct/chat checkpoint "
                 "(its tokenizer_config.json or chat_template.jinja carries one)"
             )
-        self._model.to(self.device)
+        self.model = name
+        self.endpoint = None
+        self.token_count_method = "tokenizer"
+        self.device = device
+        self._tokenizer = tokenizer
+        self._model = model.to(device=device, dtype=_dtype(torch, device))
         self._model.eval()
         self.quantization = self._quantize(quantization)
         self.context_length = getattr(self._model.config, "max_position_embeddings", None)
@@ -201,6 +221,34 @@ class TransformersEngine(TokenizerEngine):
                 torch.cuda.empty_cache()
         except ImportError:  # pragma: no cover
             pass
+
+
+def _check_quantization(quantization: str) -> None:
+    if quantization in _TRTLLM_ONLY:
+        raise BadInputError(
+            f"engine_quantization {quantization!r} is a TensorRT-LLM format; the transformers engine takes "
+            f"{', '.join(_QUANTIZATIONS)}. Set engine_kind to 'trtllm' or pick int8/int4"
+        )
+    if quantization not in _QUANTIZATIONS:
+        raise BadInputError(
+            f"engine_quantization {quantization!r} is unknown; expected one of {', '.join(_QUANTIZATIONS + _TRTLLM_ONLY)}"
+        )
+
+
+def _import_torch() -> Any:
+    try:
+        import torch
+        import transformers  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - both are dependencies of the local extra
+        raise CouldNotDoError(
+            f"the transformers engine needs torch and transformers ({exc}); install them or use engine_url"
+        ) from exc
+    return torch
+
+
+def _dtype(torch: Any, device: str) -> Any:
+    """bf16 on a GPU; float32 on a CPU, where bf16 matmuls are slow on most x86 hosts."""
+    return torch.bfloat16 if device.startswith("cuda") else torch.float32
 
 
 def _token_streamer(tokenizer: Any, timeout_s: float) -> Any:
