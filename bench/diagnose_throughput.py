@@ -1,6 +1,6 @@
 """Throughput of diagnose_log on a big Spark executor log, against `grep -c -E 'Exception|ERROR'`.
 
-    python bench/diagnose_throughput.py [--mib 1100] [--runs 3]
+    python bench/diagnose_throughput.py [--mib 1100] [--runs 3] [--failure-every LINES] [--workers N]
 
 Writes a realistic executor log (INFO chatter of the kinds Spark prints, with WARN lines, OOM
 and fetch-failure stack traces, Python UDF tracebacks and lost executors injected) of at least
@@ -11,6 +11,13 @@ and fetch-failure stack traces, Python UDF tracebacks and lost executors injecte
 
 Both read the file from the page cache (it was just written; a warm-up pass of each runs
 first).  Targets: ours at least half of grep's speed (ratio >= 0.5), peak RSS <= 300 MB.
+
+``--failure-every LINES`` makes an error-heavy log instead: a stack trace after every LINES
+lines of chatter (``--mib 100 --failure-every 40`` gives about 18,000 task exceptions), where
+the per-record work dominates rather than the scan.  ``--workers N`` forces the scan onto N
+worker processes (0: one process) whatever this machine's CPU count, so the parallel path's
+memory can be measured on a small machine too: ``own_peak_rss_mb`` is the diagnosing process,
+``workers_peak_rss_mb`` the largest of its workers (RUSAGE_CHILDREN: the largest, not the sum).
 Prints JSON.
 """
 
@@ -61,8 +68,12 @@ FAILURES = (
 )
 
 
-def write_log(path: Path, target_bytes: int, seed: int = 7) -> dict[str, int]:
-    """A realistic executor log of at least ``target_bytes``; returns how many failures were injected."""
+def write_log(path: Path, target_bytes: int, seed: int = 7, failure_every: int = 0) -> dict[str, int]:
+    """A realistic executor log of at least ``target_bytes``; returns how many failures were injected.
+
+    ``failure_every``: a failure after every that many lines (0: one after every ~4 MB block)."""
+    if failure_every:
+        return _write_error_heavy(path, target_bytes, seed, failure_every)
     rng = random.Random(seed)
 
     def block(minute: int) -> str:
@@ -96,20 +107,52 @@ def write_log(path: Path, target_bytes: int, seed: int = 7) -> dict[str, int]:
     return injected
 
 
+def _write_error_heavy(path: Path, target_bytes: int, seed: int, failure_every: int) -> dict[str, int]:
+    rng = random.Random(seed)
+    injected = {"failures": 0}
+    written = 0
+    with path.open("w", encoding="utf-8") as f:
+        header = "24/07/08 04:00:00 INFO CoarseGrainedExecutorBackend: Started daemon with process name: 4242@worker-1\n"
+        f.write(header)
+        written += len(header)
+        i = 0
+        while written < target_bytes:
+            lines = []
+            for n in range(failure_every):
+                ts = f"24/07/08 {4 + i // 3600 % 20:02d}:{i // 60 % 60:02d}:{n % 60:02d}"
+                values = {"ts": ts, "t": rng.randrange(200), "s": rng.randrange(60), "tid": rng.randrange(10**6),
+                          "n": rng.randrange(10**6)}
+                lines.append(rng.choice(INFO_TEMPLATES).format(**values))
+            lines.append(FAILURES[i % len(FAILURES)].format(ts="24/07/08 05:00:00", t=i % 200, s=i % 60, tid=i))
+            text = "\n".join(lines) + "\n"
+            f.write(text)
+            written += len(text)
+            injected["failures"] += 1
+            i += 1
+    return injected
+
+
 CHILD = """
 import json, sys, time, resource
+from dgx_spark_mcp.diagnosis import diagnose
 from dgx_spark_mcp.diagnosis.diagnose import diagnose_log
 from dgx_spark_mcp.settings import Settings
+if sys.argv[4] != "auto":  # the bench forces a worker count: the parallel path on any machine
+    forced = int(sys.argv[4])
+    diagnose.workers_for = lambda size: forced
 settings = Settings(home=sys.argv[2], allowed_roots=[sys.argv[3]], log_level="WARNING")
 start = time.perf_counter()
 result = diagnose_log(sys.argv[1], settings)
 elapsed = time.perf_counter() - start
-print(json.dumps({"seconds": elapsed, "lines": result.lines_read, "findings": [[f.category, f.evidence[0].occurrences]
-      for f in result.findings]}))
+own_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+children_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest worker, not their sum
+print(json.dumps({"seconds": elapsed, "lines": result.lines_read, "own_peak_rss_mb": round(own_kib / 1024, 1),
+      "workers_peak_rss_mb": round(children_kib / 1024, 1),
+      "findings": [[f.category, f.evidence[0].occurrences] for f in result.findings]}))
 """
 
 
-def run_ours(path: Path, home: Path) -> dict[str, object]:
+def run_ours(path: Path, home: Path, workers: str = "auto") -> dict[str, object]:
     """diagnose_log in a fresh interpreter, with that child's own peak RSS (from wait4)."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -118,7 +161,7 @@ def run_ours(path: Path, home: Path) -> dict[str, object]:
         os.dup2(write_fd, 1)
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
-        os.execv(sys.executable, [sys.executable, "-c", CHILD, str(path), str(home), str(path.parent)])
+        os.execv(sys.executable, [sys.executable, "-c", CHILD, str(path), str(home), str(path.parent), workers])
     os.close(write_fd)
     with os.fdopen(read_fd, "rb") as pipe:
         out = pipe.read()
@@ -140,18 +183,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=1100, help="size of the generated log in MiB (default 1100: > 1 GiB)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--failure-every", type=int, default=0,
+                        help="an error-heavy log: a stack trace after every that many lines (default 0: one per ~4 MB)")
+    parser.add_argument("--workers", default="auto",
+                        help="worker processes for the scan: auto (by CPU count and size), 0 (one process) or N")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="diagnose-bench-") as tmp:
         root = Path(tmp)
         log_path = root / "executor.log"
         made = time.perf_counter()
-        injected = write_log(log_path, args.mib * 1024**2)
+        injected = write_log(log_path, args.mib * 1024**2, failure_every=args.failure_every)
         generate_s = time.perf_counter() - made
         size = log_path.stat().st_size
         run_grep(log_path)  # warm the page cache
         ours_s, grep_s, rss, last = [], [], [], {}
         for run in range(args.runs):
-            last = run_ours(log_path, root / f"home{run}")  # a fresh store: no answer from the store
+            last = run_ours(log_path, root / f"home{run}", args.workers)  # a fresh store: no answer from the store
             ours_s.append(float(last["seconds"]))
             rss.append(float(last["peak_rss_mb"]))
             seconds, grep_hits = run_grep(log_path)
@@ -164,7 +211,9 @@ def main() -> None:
             "ours_s_median": round(statistics.median(ours_s), 3), "grep_s_median": round(statistics.median(grep_s), 3),
             "ours_mb_per_s": round(ours_mbs, 1), "grep_mb_per_s": round(grep_mbs, 1),
             "speed_ratio_vs_grep": round(ours_mbs / grep_mbs, 3), "target_speed_ratio": 0.5,
-            "peak_rss_mb": max(rss), "target_peak_rss_mb": 300, "cpus": os.cpu_count(),
+            "peak_rss_mb": max(rss), "own_peak_rss_mb": last["own_peak_rss_mb"],
+            "workers_peak_rss_mb": last["workers_peak_rss_mb"], "target_peak_rss_mb": 300,
+            "workers": args.workers, "failure_every": args.failure_every, "cpus": os.cpu_count(),
         }, indent=2))
 
 

@@ -15,6 +15,17 @@ from dgx_spark_mcp.hardware.nvml_recording import ReplayNvml, load_recording
 from dgx_spark_mcp.server import build_server
 from dgx_spark_mcp.settings import Settings
 
+if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+    # Hypothesis keeps its example database and, at collection, a cache of the constants of local
+    # source files under ./.hypothesis: tests write nothing into the current directory, so it lives
+    # in a temporary directory for the run (set here, before any test module is collected).
+    import tempfile
+
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    _HYPOTHESIS_HOME = tempfile.TemporaryDirectory(prefix="hypothesis-")
+    set_hypothesis_home_dir(_HYPOTHESIS_HOME.name)
+
 NVML_FIXTURES = Path(__file__).parent / "fixtures" / "nvml"
 REPO = Path(__file__).resolve().parent.parent
 

@@ -31,7 +31,6 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.configuration import set_hypothesis_home_dir
 from mcp import Client
 from mcp.types import TextContent
 
@@ -40,12 +39,6 @@ from dgx_spark_mcp.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CWD_AT_IMPORT = sorted(os.listdir(os.getcwd()))
-if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
-    # database=None is not enough: hypothesis's pytest plugin caches the constants of local source files
-    # under ./.hypothesis at collection, before any fixture runs. Keep that in a temporary directory.
-    # (Process-wide; it belongs in tests/conftest.py, where it would cover the other hypothesis tests too.)
-    _HYPOTHESIS_HOME = tempfile.TemporaryDirectory(prefix="hypothesis-")
-    set_hypothesis_home_dir(_HYPOTHESIS_HOME.name)
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 CALL_TIMEOUT_S = 60.0
 """A call that takes longer is a hang: the test fails rather than blocking the suite."""

@@ -424,3 +424,32 @@ def test_concurrent_diagnoses_in_one_process_do_not_race_the_store(tmp_path: Pat
         results = list(pool.map(lambda _: diagnose_log(log, settings), range(48)))
     assert all(r.findings[0].category == "executor_oom" for r in results)
     assert not any("could not be kept" in n for r in results for n in r.notes)
+
+
+def test_a_driver_oom_recommends_driver_memory_sized_to_the_hardware(tmp_path: Path) -> None:
+    labelled = REPO / "tests" / "fixtures" / "diagnosis" / "labelled"
+    settings = Settings(home=tmp_path / "home", allowed_roots=[str(labelled)], log_level="WARNING")
+    path = labelled / "pyspark" / "driver_oom.driver.log"
+    sized = diagnose_log(path, settings, hardware="dgx-spark")
+    top = sized.findings[0]
+    assert (top.category, top.rule_id) == ("driver_oom", "JVM_OOM")
+    assert top.fix is not None and "driver" in top.fix.summary and "executor" not in top.fix.summary
+    (change,) = top.fix.changes
+    # optimize_spark_config's collect-heavy driver: 8g, well under half of the GB10's memory
+    assert (change.key, change.recommended_value) == ("spark.driver.memory", "8g")
+    assert "profile dgx-spark" in change.reason
+    unsized = diagnose_log(path, settings, limit=5).findings[0]
+    assert unsized.fix is not None
+    assert [(c.key, c.recommended_value) for c in unsized.fix.changes] == [("spark.driver.memory", "2g")]  # twice 1g
+
+
+def test_evidence_lines_with_replaced_bytes_say_so(settings_here: Settings, tmp_path: Path) -> None:
+    data = (UDF_LOG + YARN_LOG).encode().replace(b"could not convert", b"could not \xff\xfe convert")
+    result = diagnose_log(_write(tmp_path, "latin.log", data), settings_here)
+    udf = next(f for f in result.findings if f.category == "python_udf_error")
+    cause = udf.evidence[0]
+    replaced = next(n for n, line in zip(cause.line_numbers, cause.lines, strict=True) if "\ufffd" in line)
+    assert cause.note is not None and f"line(s) {replaced} held bytes that are not UTF-8" in cause.note
+    clean = next(f for f in result.findings if f.category == "container_memory_exceeded")
+    assert all(e.note is None for e in clean.evidence)
+    assert result.unreadable.non_utf8_lines == 1

@@ -116,6 +116,8 @@ def test_rapids_explain_lines_become_fallback_notes() -> None:
     ("{not json", "not valid JSON"),
     ('{"event": "x"}', "not a Spark plan tree"),
     ("Found 0 WholeStageCodegen subtrees.", "EXPLAIN FORMATTED"),
+    ("[" * 50_000 + "]" * 50_000, "nested more than 400 levels deep"),
+    ('{"a":' * 5_000 + "1" + "}" * 5_000, "nested more than 400 levels deep"),
 ])
 def test_what_is_not_a_plan_is_refused_saying_what_to_give(text: str, message: str) -> None:
     with pytest.raises(BadInputError, match=message):
@@ -198,3 +200,12 @@ def test_an_sql_execution_start_event_is_read_through_its_spark_plan_info() -> N
              "sparkPlanInfo": tree}
     plan = parse_plan(json.dumps(event))
     assert plan.form == "json" and [n.operator for n in plan.nodes][3] == "BatchEvalPython"
+
+
+def test_json_nodes_of_odd_shapes_are_read_as_far_as_they_can_be() -> None:
+    """children that is no list, metadata values that are objects: what Spark never writes, read without a crash."""
+    plan = parse_plan(json.dumps({"nodeName": "Project", "simpleString": "Project [a#1]", "children": 5,
+                                  "metadata": {"Nested": {"deep": [[1]]}, "Plain": 3}}))
+    assert [n.name for n in plan.nodes] == ["Project"] and plan.nodes[0].details == {"Nested": '{"deep": [[1]]}', "Plain": "3"}
+    decoded = parse_plan({"nodeName": "Filter", "children": [{"nodeName": "Scan parquet", "children": "x"}, 7]})
+    assert [n.operator for n in decoded.nodes] == ["Filter", "Scan"] and decoded.form == "json"

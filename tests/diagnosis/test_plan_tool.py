@@ -41,6 +41,38 @@ async def test_tool_reads_a_file_under_the_allowed_roots_only(client: Client, tm
 
 
 @pytest.mark.anyio
+async def test_a_pasted_spark_plan_info_tree_is_read_as_text_or_as_the_object_the_sdk_decodes(
+    client: Client, tmp_path: Path
+) -> None:
+    """The SDK json-decodes a string argument that looks like JSON, so pasted JSON reaches the tool as an object."""
+    text = (PLANS / "json" / "spark355_python_udf__sql0.sparkPlanInfo.json").read_text()
+    inside = tmp_path / "plan.json"
+    inside.write_text(text)
+    from_file = structured(await client.call_tool("analyze_query_plan", {"path": str(inside)}))
+    pasted = structured(await client.call_tool("analyze_query_plan", {"plan": text}))
+    as_object = structured(await client.call_tool("analyze_query_plan", {"plan": json.loads(text)}))
+    assert pasted["form"] == as_object["form"] == "json" and pasted["source"] == "text"
+    assert pasted["summary"] == as_object["summary"] == from_file["summary"]
+    assert [f["category"] for f in pasted["findings"]] == ["python_udf"]
+    event = structured(await client.call_tool("analyze_query_plan", {"plan": {"sparkPlanInfo": json.loads(text)}}))
+    assert event["summary"] == pasted["summary"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("plan", "message"), [
+    ([{"class": "org.apache.spark.sql.execution.ProjectExec", "num-children": 1}, 5], "not a Spark plan tree"),
+    ('{"a":' * 600 + "1" + "}" * 600, "the plan is JSON nested more than 400 levels deep"),
+    ("[" * 50_000 + "]" * 50_000, "the plan is JSON nested more than 400 levels deep"),
+    ({}, "give exactly one of plan"),
+])
+async def test_json_plans_that_are_no_plan_tree_are_refused_saying_what_to_give(
+    client: Client, plan: object, message: str
+) -> None:
+    result = await client.call_tool("analyze_query_plan", {"plan": plan})
+    assert result.is_error and message in result.content[0].text  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
 async def test_tool_wants_exactly_one_input(client: Client) -> None:
     both = await client.call_tool("analyze_query_plan", {"plan": UDF_PLAN.read_text(), "sql": "SELECT 1"})
     assert both.is_error and "exactly one of plan" in both.content[0].text  # type: ignore[union-attr]

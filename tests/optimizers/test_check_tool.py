@@ -56,6 +56,39 @@ async def test_config_and_path_together_are_refused(client: Client, tmp_path: Pa
 
 
 @pytest.mark.anyio
+async def test_a_json_text_config_is_read_like_the_object_it_decodes_to(client: Client) -> None:
+    """The SDK decodes a string argument that looks like JSON before validation: the result must not differ."""
+    config = {"spark.executor.memory": "30g", "spark.executor.cores": 5}
+    as_text = structured(await client.call_tool("check_spark_config", {"config": json.dumps(config), "format": "json"}))
+    as_object = structured(await client.call_tool("check_spark_config", {"config": config}))
+    assert as_text == as_object and as_text["format"] == "json"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("config", "message"), [
+    ('{"spark.executor.memory": {"value": "8g"}}', "config value of 'spark.executor.memory' is dict"),
+    ('{"spark.executor.memory": null}', "config value of 'spark.executor.memory' is NoneType None"),
+    ("[1, 2]", "config is a JSON array; give an object of key -> value"),
+    ('{"a":' * 600 + "1" + "}" * 600, "config is JSON nested more than 400 levels deep"),
+    ('{"a":' * 5000 + "1" + "}" * 5000, "the config is JSON nested more than 400 levels deep"),
+])
+async def test_a_json_text_config_that_is_no_flat_object_is_refused_naming_the_value(
+    client: Client, config: str, message: str
+) -> None:
+    result = await client.call_tool("check_spark_config", {"config": config})
+    assert result.is_error and message in result.content[0].text  # type: ignore[union-attr]
+    assert "valid string" not in result.content[0].text  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_a_notebook_whose_cells_are_not_a_list_is_a_readable_error(client: Client, tmp_path: Path) -> None:
+    notebook = tmp_path / "broken.ipynb"
+    notebook.write_text(json.dumps({"cells": 5, "nbformat": 4}))
+    result = await client.call_tool("check_spark_config", {"path": str(notebook)})
+    assert result.is_error and "'cells' is int, not a list" in result.content[0].text  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
 async def test_unbalanced_quotes_are_an_error_naming_the_line(client: Client) -> None:
     result = await client.call_tool(
         "check_spark_config", {"config": 'spark-submit --master yarn \\\n --conf "spark.a=1 \\\n app.py'}

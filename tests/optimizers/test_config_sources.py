@@ -233,6 +233,65 @@ def test_notebook_cells_magics_and_configure() -> None:
     ]
 
 
+@pytest.mark.parametrize(("book", "message"), [
+    ({"cells": 5}, "'cells' is int, not a list"),
+    ({"cells": {"a": 1}}, "'cells' is dict, not a list"),
+    ({"metadata": {}}, "no 'cells'"),
+    ([1, 2], "no 'cells'"),
+])
+def test_a_notebook_whose_cells_are_not_a_list_is_refused_saying_what_jupyter_writes(book: object, message: str) -> None:
+    with pytest.raises(BadInputError, match=message + r".*'cells' is a list"):
+        parse_config(json.dumps(book), filename="n.ipynb")
+
+
+def test_notebook_cells_and_metadata_of_odd_shapes_are_read_as_far_as_they_can_be() -> None:
+    book = {"metadata": {"language_info": [], "kernelspec": "python3"}, "cells": [
+        {"cell_type": "code", "source": 5},
+        {"cell_type": "code", "source": ["spark.conf.set('spark.a', 1)\n", ["nested"], None,
+                                         "spark.conf.set('spark.b', 2)\n"]},
+        [1], "text", {"cell_type": "code"},
+    ]}
+    parsed = parse_config(json.dumps(book), filename="n.ipynb")
+    assert [(e.key, e.value, e.cell) for e in parsed.entries] == [("spark.a", "1", 2), ("spark.b", "2", 2)]
+    assert parsed.language == "python"
+    assert parsed.notes[:2] == [
+        "cell 1: its source is int, not text (nbformat writes a string or a list of lines); the cell was skipped",
+        "cell 2: 2 piece(s) of its source are not text and were skipped",
+    ]
+
+
+@pytest.mark.parametrize(("text", "fmt", "filename", "what"), [
+    ("[" * 50_000 + "]" * 50_000, ConfigFormat.JSON, None, "the config"),
+    ('{"a":' * 5_000 + "1" + "}" * 5_000, ConfigFormat.AUTO, None, "the config"),
+    ('{"cells": ' + "[" * 50_000 + "]" * 50_000 + "}", ConfigFormat.AUTO, "n.ipynb", "the .ipynb file"),
+    (json.dumps({"cells": [{"cell_type": "code", "source": "%%configure\n" + "[" * 5_000 + "]" * 5_000}]}),
+     ConfigFormat.AUTO, "n.ipynb", "the %%configure cell 1"),
+])
+def test_json_nested_thousands_deep_is_refused_naming_the_limit_not_a_recursion_error(
+    text: str, fmt: ConfigFormat, filename: str | None, what: str
+) -> None:
+    with pytest.raises(BadInputError, match=f"{what} is JSON nested more than 400 levels deep"):
+        parse_config(text, fmt, filename)
+
+
+def test_json_at_the_depth_limit_is_read_and_brackets_inside_strings_do_not_count() -> None:
+    deep = {"spark.a": "[" * 10_000 + "{" * 10_000}
+    assert parse_config(json.dumps(deep), ConfigFormat.JSON).entries[0].value == deep["spark.a"]
+    with pytest.raises(BadInputError, match="expected a string, number or boolean"):  # 400 deep: parsed, then refused
+        parse_config('{"spark.a": ' + "[" * 399 + "]" * 399 + "}", ConfigFormat.JSON)
+
+
+@pytest.mark.parametrize("code", [
+    "x = " + "+".join(["a"] * 50_000),
+    "x = " + "-" * 100_000 + "1",
+    'spark.conf.set("spark.a", ' + "+".join(["a"] * 3_000) + ")",
+])
+def test_python_nested_too_deeply_for_its_own_parser_is_read_line_by_line(code: str) -> None:
+    parsed = parse_config(code, filename="deep.py")
+    assert "nests too deeply for Python's own parser" in parsed.notes[0]
+    assert parse_config(code).format in (ConfigFormat.SOURCE, ConfigFormat.CONF)  # detection survives it too
+
+
 def test_a_source_without_spark_config_says_so_without_failing() -> None:
     parsed = parse_config("print('hello')\n", filename="hello.py")
     assert parsed.entries == [] and "no Spark configuration found in hello.py" in parsed.notes[0]

@@ -17,6 +17,7 @@ from dgx_spark_mcp.telemetry.ingest import detect_format, ingest
 from dgx_spark_mcp.telemetry.store import TelemetryStore
 
 from .bigcsv import write_long_csv
+from .conftest import FIXTURES
 
 U1 = "GPU-00000000-0000-0000-0000-000000000001"
 U2 = "GPU-00000000-0000-0000-0000-000000000002"
@@ -207,3 +208,57 @@ def test_malformed_lines_are_counted_and_the_rest_stored(settings: Settings, tmp
     assert result.rejected == {"malformed CSV line": 1}
     assert (result.rows_read, result.rows_stored) == (3, 3)
     assert [r["ts"].second for r in rows(settings)] == [0, 1, 3]
+
+
+@pytest.mark.parametrize("name", ["dcgm_long.csv", "dcgm_wide.csv"])
+def test_a_trailing_comma_on_every_line_is_an_unnamed_column_ignored_with_a_note(
+    settings: Settings, tmp_path: Path, name: str
+) -> None:
+    """Spreadsheet exports end every line with a comma: the header then names a column ''."""
+    plain = ingest(str(shutil.copyfile(FIXTURES / name, tmp_path / name)), settings)
+    trailing = tmp_path / f"trailing_{name}"
+    trailing.write_text("".join(line + ",\n" for line in (FIXTURES / name).read_text().splitlines()))
+    result = ingest(str(trailing), settings)
+    assert (result.format, result.rows_read, result.rejected) == (plain.format, plain.rows_read, plain.rejected)
+    assert result.duplicates == plain.rows_stored  # the same samples as the file without the commas
+    columns = len((FIXTURES / name).read_text().splitlines()[0].split(",")) + 1
+    assert f"column(s) {columns} have no name in the header" in " ".join(result.notes)
+
+
+def test_a_repeated_column_is_ignored_unless_the_format_reads_it(settings: Settings, tmp_path: Path) -> None:
+    header = "timestamp,metric_name,gpu_id,device,uuid,modelName,Hostname,container,pod,namespace,value,labels_raw"
+    body = "".join(line + "\n" for line in (FIXTURES / "dcgm_long.csv").read_text().splitlines()[1:])
+    extra = tmp_path / "repeated_device.csv"
+    extra.write_text(header.replace("gpu_id,device", "device,device") + "\n" + body)
+    result = ingest(str(extra), settings)
+    assert result.rows_stored == 3 and "repeated column name(s) 'device' (column 4)" in " ".join(result.notes)
+    ambiguous = tmp_path / "repeated_uuid.csv"
+    ambiguous.write_text(header.replace("device,uuid", "UUID,uuid") + "\n" + body)
+    with pytest.raises(BadInputError, match=r"names column 'uuid' twice \(columns 4 and 5\).*rename or remove one"):
+        ingest(str(ambiguous), settings)
+    wide = tmp_path / "repeated_metric.csv"
+    wide.write_text((FIXTURES / "dcgm_wide.csv").read_text().replace("temperature,power_draw", "temperature,temperature", 1))
+    with pytest.raises(BadInputError, match="repeated_metric.csv names column 'temperature' twice"):
+        ingest(str(wide), settings)
+
+
+def _long_line(ts: str, uuid: str, driver: str) -> str:
+    labels = f'DCGM_FI_DRIVER_VERSION=""{driver}"",UUID=""{uuid}""'
+    return f'"{ts}","DCGM_FI_DEV_GPU_UTIL","0","nvidia0","{uuid}","NVIDIA H100 80GB HBM3","node-a","","","","50","{labels}"\n'
+
+
+def test_driver_versions_come_from_a_head_that_grows_until_every_gpu_has_one(
+        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dgx_spark_mcp.telemetry import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "DRIVER_HEAD_ROWS", (2, 4))
+    header = "timestamp,metric_name,gpu_id,device,uuid,modelName,Hostname,container,pod,namespace,value,labels_raw\n"
+    gpus = [f"GPU-0000000{i}-0000-0000-0000-000000000000" for i in range(4)]
+    # GPU 2 first appears on row 3 (found by the second, longer head); GPU 3 only on row 6 (past every head).
+    order = [0, 1, 2, 0, 1, 3]
+    path = tmp_path / "late.csv"
+    path.write_text(header + "".join(_long_line(f"2026-03-02T08:0{n}:00Z", gpus[g], f"55{g}.1") for n, g in enumerate(order)))
+    result = ingest(str(path), settings)
+    drivers = {r["uuid"]: r["driver"] for r in rows(settings, "SELECT * FROM gpus")}
+    assert drivers == {gpus[0]: "550.1", gpus[1]: "551.1", gpus[2]: "552.1", gpus[3]: None}
+    assert any("first 4 rows: 1 GPU(s)" in note for note in result.notes)

@@ -13,7 +13,10 @@ from typing import Any
 from .codecs import DecodeStats
 from .eventlog_files import EventLogSource
 
-__all__ = ["AppLog", "ExecutorRun", "FailureGroup", "JobRun", "SqlRun", "StageRun"]
+__all__ = ["AppLog", "EventAt", "ExecutorRun", "FailureGroup", "JobRun", "SqlRun", "StageRun"]
+
+EventAt = tuple[str, int]
+"""Where an event was read: the file's name (one of a rolling log's parts) and its 1-based line."""
 
 
 @dataclass(slots=True)
@@ -56,6 +59,8 @@ class JobRun:
     completed_ms: int | None = None
     succeeded: bool | None = None
     failure: str | None = None
+    end_at: EventAt | None = None
+    """The JobEnd event's position."""
 
 
 @dataclass(slots=True)
@@ -95,6 +100,19 @@ class FailureGroup:
     count: int = 0
     stage_ids: set[int] = field(default_factory=set)
     executor_ids: set[str] = field(default_factory=set)
+    task_ids: list[int] = field(default_factory=list)
+    """The first few tasks (TID) that failed this way."""
+    first_at: EventAt | None = None
+    last_at: EventAt | None = None
+    """The TaskEnd events of the first and the last of them."""
+
+    def seen_at(self, at: EventAt, task_id: int, keep: int) -> None:
+        """One more failure of the group, at ``at``: the first ``keep`` task ids are kept."""
+        if self.first_at is None:
+            self.first_at = at
+        self.last_at = at
+        if len(self.task_ids) < keep:
+            self.task_ids.append(task_id)
 
 
 @dataclass

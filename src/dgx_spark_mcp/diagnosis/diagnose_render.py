@@ -17,11 +17,16 @@ def render_diagnosis(result: DiagnoseResult) -> str:
         out.append(f"\n{i}. [{finding.severity}] {finding.category} ({finding.rule_id}): {finding.title}")
         out.append(f"   {finding.root_cause}")
         for evidence in finding.evidence:
-            where = ",".join(map(str, evidence.line_numbers))
+            where = ",".join(map(str, evidence.line_numbers)) or "?"
             repeat = ""
             if evidence.occurrences > 1:
-                repeat = f" x{evidence.occurrences} (lines {evidence.first_line}-{evidence.last_line})"
-            out.append(f"   {evidence.role} line {where}{repeat}: {evidence.lines[0] if evidence.lines else ''}")
+                last = f"-{evidence.last_line}" if evidence.last_line is not None else ""
+                repeat = f" x{evidence.occurrences} (lines {evidence.first_line or '?'}{last})"
+            ids = "".join(f" {name} {','.join(map(str, values))}" for name, values in (
+                ("job", evidence.job_ids), ("stage", evidence.stage_ids), ("task", evidence.task_ids)) if values)
+            out.append(f"   {evidence.role} line {where}{repeat}{ids}: {evidence.lines[0] if evidence.lines else ''}")
+            if evidence.note:
+                out.append(f"     ({evidence.note})")
         if finding.fix is not None:
             out.append(f"   fix: {finding.fix.summary}")
             for change in finding.fix.changes:

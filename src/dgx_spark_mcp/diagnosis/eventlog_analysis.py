@@ -19,13 +19,14 @@ from typing import TypeVar
 from ..errors import BadInputError
 from ..settings import Settings
 from .app_log import AppLog, JobRun, SqlRun, StageRun
-from .eventlog import read_event_log
+from .eventlog import ReadLog, read_event_log
 from .eventlog_files import locate_event_log
 from .eventlog_models import (
     DEFAULT_LIMIT,
     AppSummary,
     CriticalPath,
     EventLogAnalysis,
+    EventPosition,
     Executors,
     ExecutorSummary,
     FailureSummary,
@@ -118,6 +119,7 @@ def _job(run: JobRun, last_seen: int | None) -> JobSummary:
     return JobSummary(
         job_id=run.job_id, status=status, duration_ms=_span(run.submitted_ms, run.completed_ms or last_seen),
         stage_ids=list(run.stage_ids), sql_execution_id=run.sql_execution_id, failure_reason=run.failure,
+        end_event=_position(run.end_at),
     )
 
 
@@ -130,6 +132,10 @@ def _sql(run: SqlRun, jobs: Iterable[JobRun], last_seen: int | None) -> SqlSumma
         plan=run.plan[:PLAN_CHARS_MAX], plan_truncated=run.plan_chars > PLAN_CHARS_MAX,
         plan_nodes=run.plan_nodes, gpu_plan_nodes=run.gpu_plan_nodes,
     )
+
+
+def _position(at: tuple[str, int] | None) -> EventPosition | None:
+    return EventPosition(file=at[0], line=at[1]) if at else None
 
 
 def _worst_first(items: Sequence[T], limit: int) -> list[T]:
@@ -160,15 +166,20 @@ def _executors(app: AppLog, local: bool, limit: int) -> Executors:
     )
 
 
+def _whole(text: str | None) -> int:
+    """A property that should be a whole number (a Java int), else 0: "²".isdigit() is True, int("²") fails."""
+    text = (text or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else 0
+
+
 def _slots(app: AppLog, executors: Executors) -> tuple[int, int, str]:
     """(executors, cores per executor, where the cores came from) as the run had them."""
     props = app.properties
-    instances = props.get("spark.executor.instances", "")
-    count = executors.max_concurrent or (int(instances) if instances.isdigit() else 0) or 1
+    count = executors.max_concurrent or _whole(props.get("spark.executor.instances")) or 1
     if executors.cores_per_executor:
         return count, executors.cores_per_executor, "Total Cores of the executors the log added"
-    if props.get("spark.executor.cores", "").isdigit():
-        return count, int(props["spark.executor.cores"]), "spark.executor.cores"
+    if set_cores := _whole(props.get("spark.executor.cores")):
+        return count, set_cores, "spark.executor.cores"
     if app.default_profile.get("cores"):
         return count, int(app.default_profile["cores"]), "the default resource profile's executor cores"
     return count, 1, "unknown (no executor cores logged or set); 1 assumed"
@@ -263,13 +274,14 @@ def _app(app: AppLog, gpu: GpuUsage, stream_complete: bool) -> AppSummary:
     )
 
 
-def _reading(app: AppLog) -> LogReading:
+def _reading(app: ReadLog) -> LogReading:
     counts = Counter({name.removeprefix(_SQL_PREFIX): n for name, n in app.event_counts.items()})
     return LogReading(
         path=str(app.source.path), files=[p.name for p in app.source.files], codecs=[str(d.codec) for d in app.decode],
         rolling=app.source.rolling, compressed_bytes=sum(d.compressed_bytes for d in app.decode),
         decompressed_bytes=sum(d.decompressed_bytes for d in app.decode), lines=app.lines, events=app.events,
         malformed_lines=app.malformed_lines, malformed_examples=app.malformed_examples, oversized_lines=app.oversized_lines,
+        ignored_values=app.ignored_values, ignored_examples=app.ignored_examples,
         last_line_cut=app.unterminated_last_line, stream_complete=all(d.complete for d in app.decode),
         event_counts=dict(counts.most_common(25)),
     )
@@ -298,6 +310,7 @@ def _failures(app: AppLog) -> list[FailureSummary]:
         FailureSummary(
             category=failure_category(g.reason, g.error_class, g.example), reason=g.reason, error_class=g.error_class,
             message=g.example, count=g.count, stage_ids=sorted(g.stage_ids), executor_ids=sorted(g.executor_ids),
+            task_ids=g.task_ids, first_event=_position(g.first_at), last_event=_position(g.last_at),
         )
         for g in groups
     ]
@@ -318,6 +331,11 @@ def _log_findings(app: AppLog, reading: LogReading, summary: AppSummary, totals:
             f"(first: {reading.malformed_examples[0]})" + ("; the environment (Spark properties) was among them, so "
                                                            "recommendations cannot see the run's configuration"
                                                            if not app.environment_seen else ""))
+    if reading.ignored_values:
+        add("warning", "eventlog", "eventlog.impossible-values",
+            f"{reading.ignored_values} task metric value(s) were impossible (negative, or above 2**53) and were left "
+            f"out, so totals, spill and skew undercount them (first: {reading.ignored_examples[0]}); the log is "
+            "corrupt or was edited")
     if totals.jobs == 0:
         add("info", "eventlog", "eventlog.no-jobs", "The application ran no jobs: there is nothing to tune or diagnose.")
     if totals.failed_jobs:
@@ -365,6 +383,8 @@ def analyze_event_log(
         raise BadInputError(
             f"{str(path)!r} holds no Spark events ({app.lines} line(s), {app.malformed_lines} unreadable"
             + (f"; first: {app.malformed_examples[0]}" if app.malformed_examples else "")
+            + "".join(f"; {file.name} as {stats.codec}: {stats.problem}"
+                      for file, stats in zip(source.files, app.decode, strict=True) if stats.problem)
             + "). Give a Spark event log: the file Spark writes under spark.eventLog.dir."
         )
     reading = _reading(app)

@@ -23,6 +23,7 @@ __all__ = [
     "CriticalPath",
     "DataVolumes",
     "EventLogAnalysis",
+    "EventPosition",
     "ExecutorSummary",
     "Executors",
     "FailureSummary",
@@ -55,6 +56,11 @@ class LogReading(BaseModel):
     events: int = Field(description="Lines that were Spark events (parsed or counted by type).")
     malformed_lines: int = Field(description="Lines skipped because they were not valid JSON or not a readable event.")
     malformed_examples: list[str] = Field(description="Up to 5 of them: file, line number, why.")
+    ignored_values: int = Field(
+        default=0, description="Task metric values no run can have (negative, or above 2**53) that were left out; "
+        "their tasks still count."
+    )
+    ignored_examples: list[str] = Field(default_factory=list, description="Up to 5 of them: file, line number, values.")
     oversized_lines: int = Field(description="Lines above 128 MiB, skipped without being held in memory.")
     last_line_cut: bool = Field(description="The (last) file stops in the middle of a line.")
     stream_complete: bool = Field(description="False when a compressed stream stops inside a frame or block.")
@@ -122,6 +128,13 @@ class Totals(DataVolumes):
     gc_share: float | None = Field(description="JVM GC time / executor run time.")
 
 
+class EventPosition(BaseModel):
+    """Where an event is in the log."""
+
+    file: str = Field(description="The file's name (a rolling log's part, or the log itself).")
+    line: int = Field(description="1-based line of the event in that file.")
+
+
 class JobSummary(BaseModel):
     job_id: int
     status: Status
@@ -129,6 +142,9 @@ class JobSummary(BaseModel):
     stage_ids: list[int]
     sql_execution_id: int | None
     failure_reason: str | None
+    # Positions are diagnose_log's evidence, left out of this model's output: a rolling log and the
+    # same events in one file are one analysis.
+    end_event: EventPosition | None = Field(default=None, exclude=True, description="The JobEnd event.")
 
 
 class StageSummary(DataVolumes):
@@ -165,6 +181,10 @@ class FailureSummary(BaseModel):
     count: int
     stage_ids: list[int]
     executor_ids: list[str]
+    task_ids: list[int] = Field(default_factory=list, description="The first few failed tasks (TID).")
+    # As JobSummary.end_event: diagnose_log's evidence, not part of this model's output.
+    first_event: EventPosition | None = Field(default=None, exclude=True, description="The first failure's TaskEnd.")
+    last_event: EventPosition | None = Field(default=None, exclude=True, description="The last failure's TaskEnd.")
 
 
 class ExecutorSummary(BaseModel):

@@ -31,7 +31,8 @@ def render_event_log(r: EventLogAnalysis) -> str:
         + (", RAPIDS" if a.gpu.rapids_detected else "") + (", streaming" if a.streaming else ""),
         a.completeness,
         f"Read {len(r.reading.files)} file(s) ({', '.join(r.reading.codecs)}): {r.reading.lines} lines, "
-        f"{r.reading.events} events, {r.reading.malformed_lines} malformed, {_size(r.reading.decompressed_bytes)} of JSON",
+        f"{r.reading.events} events, {r.reading.malformed_lines} malformed, {_size(r.reading.decompressed_bytes)} of JSON"
+        + (f", {r.reading.ignored_values} impossible metric value(s) left out" if r.reading.ignored_values else ""),
         f"Jobs {t.jobs} ({t.failed_jobs} failed), stages {t.stages} ({t.failed_stages} failed, {t.skipped_stages} skipped), "
         f"tasks {t.tasks} ({t.failed_tasks} failed, {t.killed_tasks} killed)",
         f"Input {_size(t.input_bytes)}, shuffle read {_size(t.shuffle_read_bytes)}, write {_size(t.shuffle_write_bytes)}, "

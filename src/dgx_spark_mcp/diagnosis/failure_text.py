@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MESSAGE_CHARS", "exception_message", "first_line", "message_key"]
+__all__ = ["MESSAGE_CHARS", "exception_at", "exception_message", "first_line", "message_key", "short_class"]
 
 MESSAGE_CHARS = 1_000
 
 _HEX = re.compile(r"0x[0-9a-fA-F]+")
 _PYTHON_ERROR = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
 _NUMBER = re.compile(r"\d+")
+# A Java class (java.lang.ArithmeticException, Outer$InnerError) or a Python one (ValueError) that
+# names an exception; the bare words "Exception" and "Error" of log prose ("Error initializing") do not.
+_EXCEPTION_CLASS = re.compile(r"(?<![\w$.])(?:[a-z_$][\w$]*\.)*[A-Z][\w$]*(?:Exception|Error|Throwable)(?![\w$])")
 
 
 def first_line(text: str | None, limit: int = MESSAGE_CHARS) -> str:
@@ -38,3 +41,15 @@ def exception_message(description: str | None) -> str:
         if raised and raised[-1] not in head:
             return f"{head[:300]} … {first_line(raised[-1], 500)}"
     return head
+
+
+def exception_at(text: str) -> str | None:
+    """``text`` from the exception class it names on ("... (TID 19): java.lang.X: msg" -> "java.lang.X: msg"), or None."""
+    found = _EXCEPTION_CLASS.search(text)
+    return text[found.start():].strip() if found else None
+
+
+def short_class(text: str) -> str:
+    """The short name of the first exception class in ``text`` (java.lang.ArithmeticException -> ArithmeticException)."""
+    found = _EXCEPTION_CLASS.search(text)
+    return found.group(0).rsplit(".", 1)[-1] if found else "exception"

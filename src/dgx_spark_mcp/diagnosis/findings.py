@@ -22,7 +22,8 @@ class Evidence(BaseModel):
     """Where a finding was seen: the lines, and how often the same message repeated."""
 
     file: str | None = Field(default=None, description="The file (None for pasted text).")
-    line_numbers: list[int] = Field(default_factory=list, description="1-based lines of the quoted text.")
+    line_numbers: list[int] = Field(default_factory=list, description="1-based lines of the quoted text (event logs: "
+                                    "the lines of the events quoted).")
     lines: list[str] = Field(default_factory=list, description="The lines themselves, trimmed; bounded in number.")
     occurrences: int = Field(default=1, ge=1, description="How many times this message (template) appeared.")
     first_line: int | None = Field(default=None, description="First occurrence, when it repeated.")
@@ -33,6 +34,13 @@ class Evidence(BaseModel):
         "context: lines that explain it."
     )
     plan_node: int | None = Field(default=None, description="The query-plan node's id, for plan findings.")
+    job_ids: list[int] = Field(default_factory=list, description="Spark jobs the lines are about (event logs).")
+    stage_ids: list[int] = Field(default_factory=list, description="Stages the lines name (event logs: the first few "
+                                 "of every occurrence).")
+    task_ids: list[int] = Field(default_factory=list, description="Task ids (TID) the lines name (event logs: the first "
+                                "few failed tasks).")
+    note: str | None = Field(default=None, description="What to know when reading the lines, e.g. that some held bytes "
+                             "that are not UTF-8, shown as U+FFFD.")
 
 
 class Fix(BaseModel):

@@ -14,27 +14,42 @@ the anchors, or inside the stack trace of such a line (a registry test holds eve
 examples to that).  Airflow logs are small and carry signals
 on INFO lines (return codes, upstream_failed), so they are read line by line.
 
+Inside a Spark record, one regex search finds where the next record starts, and the lines in
+between are decoded and split at once (an error-heavy log is mostly stack traces).  A record
+with a line that needs care (a progress bar redrawn in it, bytes that are not UTF-8) is read
+line by line instead; there the frames past the few kept (``KEPT_FRAMES``) are counted a run at
+a time with one regex match, without being decoded.
+
 On a machine with 4 or more CPUs, a big plain Spark log is split at record starts into one
 byte range per worker, scanned by forked processes (``bytes.find`` holds the GIL, so threads
-would not help); their records come back with line numbers made file-wide.
+would not help).  Each worker sends its records back in small chunks through a bounded queue,
+and this process takes them range by range, in file order, with line numbers made file-wide: a
+worker ahead of the reader waits instead of piling records up, so an error-heavy log costs
+the same memory as a quiet one.
 
-Memory is bounded by the decoder's block, the longest line and the kept lines of one record.
-Bytes that are not UTF-8 are replaced (U+FFFD) in the lines decoded, and counted.
+Memory is bounded by the decoder's block, the longest line, the kept lines of one record and
+(in parallel) the queued chunks.  Bytes that are not UTF-8 are replaced (U+FFFD) in the lines
+decoded, and counted; a record remembers which of its kept lines had them.
 """
 
 from __future__ import annotations
 
 import re
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
 from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
+from ..errors import CouldNotDoError
 from .logkind import LogKind, ParsedLine, parse_airflow, parse_airflow3, parse_log4j
 
 __all__ = ["GENERIC_ANCHORS", "anchors", "PARALLEL_MIN_BYTES", "ReadStats", "Record", "read_records", "ParallelScan", "text_blocks", "workers_for"]
+
+UNCAUGHT = 'Exception in thread "'
+"""How the JVM's default handler prints an uncaught exception, on stderr, without a log4j prefix."""
+_UNCAUGHT = UNCAUGHT.encode()
 
 GENERIC_ANCHORS = ("ERROR", "Exception", "Error")
 """Every error worth reading names one of these.  WARN is not one: the WARN lines that matter
@@ -91,9 +106,13 @@ MAX_LINE_CHARS = 4_000
 
 _PROGRESS = re.compile(r"\[Stage \d+:[=> ]*\(\d+ \+ \d+\)(?: / \d+)?\]")
 _RECORD_START = re.compile(rb"(?:\d{2}/\d{2}/\d{2}|\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}:\d{2}")
+_FRAME_RUN = re.compile(rb"(?:[\t ]+at [^\r\n]*\n)+")
+_NEXT_RECORD = re.compile(rb"\n(?=(?:\d{2}/\d{2}/\d{2}|\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}:\d{2}|Exception in thread \")")
+"""The newline before the next line that begins a Spark-log record (see :func:`_opens_spark_record`)."""
+"""Consecutive Java frames; a line with a carriage return (a redrawn progress bar) is read one by one."""
 _PYTHON_ERROR = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)\b(?::.*)?$")
 _PYTHON_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
-_NOT_CAUSES = ("Traceback", "During handling", "The above exception", "...", "Suppressed:")
+_NOT_CAUSES = ("Traceback", "During handling", "The above exception", "...", "Suppressed:", "Driver stacktrace:")
 _TRACE_STARTS = ("Caused by", "Suppressed:", ": ", "Traceback", "During handling", "The above exception", "...")
 
 
@@ -119,8 +138,10 @@ class Record:
     nested: bool = False
     source_file: str | None = None
     in_traceback: bool = False
+    replaced: list[int] = field(default_factory=list)
+    """Kept lines (their numbers) whose bytes were not UTF-8 and were replaced by U+FFFD."""
 
-    def add(self, line_no: int, text: str) -> None:
+    def add(self, line_no: int, text: str, replaced: bool = False) -> None:
         self.total_lines += 1
         stripped = text.lstrip()
         is_frame = stripped.startswith("at ") and text[:1] in ("\t", " ")
@@ -135,6 +156,46 @@ class Record:
         if len(self.lines) < MAX_KEPT_LINES:
             self.lines.append(text[:MAX_LINE_CHARS])
             self.line_numbers.append(line_no)
+            if replaced:
+                self.replaced.append(line_no)
+
+    def extend(self, line_no: int, texts: list[str]) -> None:
+        """``texts`` as lines ``line_no``, ``line_no + 1``, ...: what :meth:`add` makes of them one by
+        one (none with replaced bytes), in one loop over locals: a stack trace's lines are most of an
+        error-heavy log's."""
+        lines, numbers = self.lines, self.line_numbers
+        frames, in_traceback = self.frames, self.in_traceback
+        self.total_lines += len(texts)
+        for text in texts:
+            head = text[:1]
+            if (head == "\t" or head == " ") and text.lstrip().startswith("at "):
+                frames += 1
+                if frames > KEPT_FRAMES:
+                    line_no += 1
+                    continue
+            if text.startswith("Traceback"):
+                in_traceback = True
+            elif text.startswith(("\tat ", "Caused by")):
+                in_traceback = False
+            if len(lines) < MAX_KEPT_LINES:
+                lines.append(text[:MAX_LINE_CHARS])
+                numbers.append(line_no)
+            line_no += 1
+        self.frames, self.in_traceback = frames, in_traceback
+
+    def skip_frames(self, count: int) -> None:
+        """``count`` more frames past the kept ones: counted, as :meth:`add` would, not kept."""
+        self.total_lines += count
+        self.frames += count
+
+    def shift(self, lines: int) -> None:
+        """Make the line numbers of a record read from a byte range file-wide."""
+        self.line_no += lines
+        self.line_numbers = [n + lines for n in self.line_numbers]
+        self.replaced = [n + lines for n in self.replaced]
+
+    def chars(self) -> int:
+        return sum(len(line) for line in self.lines)
 
     def chain(self) -> list[tuple[int, str]]:
         """The messages of the exception chain, outermost first.
@@ -175,19 +236,21 @@ class Record:
         return "\n".join(self.lines)
 
 
-def _decode(raw: bytes, stats: ReadStats) -> str:
+def _decode(raw: bytes, stats: ReadStats) -> tuple[str, bool]:
+    """The line as text, and whether bytes that are not UTF-8 were replaced in it."""
+    replaced = False
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         stats.non_utf8_lines += 1
-        text = raw.decode("utf-8", "replace")
+        text, replaced = raw.decode("utf-8", "replace"), True
     text = text.rstrip("\r\n")
     if "\r" in text:  # progress bars are redrawn with \r: the last piece is the real line
         pieces = [p for p in text.split("\r") if p.strip()]
         text = pieces[-1] if pieces else ""
     if "[Stage " in text:
         text = _PROGRESS.sub("", text)
-    return text
+    return text, replaced
 
 
 def _starts_record(text: str, mode: LogKind) -> bool:
@@ -199,6 +262,19 @@ def _starts_record(text: str, mode: LogKind) -> bool:
     if text[:1] in (" ", "\t") or text.startswith(_TRACE_STARTS):
         return False
     return True
+
+
+def _opens_spark_record(buf: bytes, pos: int, stop: int) -> bool | None:
+    """Whether the Spark-log line at ``buf[pos:stop]`` begins a new record, read from its bytes;
+    None when only its decoded text can tell (a progress bar glued on or redrawn in front of it).
+
+    A log4j timestamp begins one, and so does the JVM's ``Exception in thread "..."``: it is
+    printed by the default handler on its own, never as a line of an earlier stack trace."""
+    if _RECORD_START.match(buf, pos, min(stop, pos + 19)) is not None or buf.startswith(_UNCAUGHT, pos, stop):
+        return True
+    if buf.find(b"\r", pos, stop) >= 0 or buf.find(b"[Stage ", pos, stop) >= 0:
+        return None
+    return False
 
 
 def _continues_python(record: Record, text: str) -> bool:
@@ -225,30 +301,81 @@ class _Scanner:
 
     def __init__(self, mode: LogKind, stats: ReadStats) -> None:
         self.mode = mode
+        self.spark = mode.spark  # read once: an enum property costs more than the rest of a line's check
         self.stats = stats
         self.line_no = 0  # lines before the current position
         self.open: Record | None = None
 
-    def _header(self, text: str) -> Record:
+    def _header(self, raw: bytes) -> Record:
+        text, replaced = _decode(raw, self.stats)
         parsed = parse_log4j(text)
         record = Record(line_no=self.line_no + 1, level=parsed.level if parsed else None,
                         thread=parsed.thread if parsed else None)
-        record.add(self.line_no + 1, parsed.message if parsed else text)
+        record.add(self.line_no + 1, parsed.message if parsed else text, replaced)
         return record
+
+    def _skip_frames(self, buf: bytes, pos: int, end: int, record: Record) -> int:
+        """The position after the run of frames at ``pos`` once ``record`` keeps no more of them
+        (counted, not decoded); ``pos`` itself when there is no such run, or it would pass the record bound."""
+        run = _FRAME_RUN.match(buf, pos, end)
+        if run is None:
+            return pos
+        count = buf.count(b"\n", pos, run.end())
+        if record.total_lines + count > MAX_RECORD_LINES:
+            return pos  # line by line, so the record closes exactly at the bound
+        record.skip_frames(count)
+        self.line_no += count
+        return run.end()
+
+    def _continue_block(self, buf: bytes, pos: int, end: int, record: Record) -> tuple[int, bool] | None:
+        """:meth:`_continue` for a Spark log, a record's lines at a time: one regex search finds where
+        the record ends, one decode and one split give its lines.  None when the lines need the
+        line-by-line path: a progress bar in them, bytes that are not UTF-8, or the record bound."""
+        if record.total_lines >= MAX_RECORD_LINES or pos >= end:
+            return None
+        if _RECORD_START.match(buf, pos, min(end, pos + 19)) is not None or buf.startswith(_UNCAUGHT, pos, end):
+            return pos, True
+        after = _NEXT_RECORD.search(buf, pos, end)
+        stop = after.start() if after is not None else end
+        if buf.find(b"\r", pos, stop) >= 0 or buf.find(b"[Stage ", pos, stop) >= 0:
+            return None
+        block = buf[pos:stop]
+        if after is None and block.endswith(b"\n"):
+            block = block[:-1]
+        try:
+            lines = block.decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            return None
+        if record.total_lines + len(lines) > MAX_RECORD_LINES:
+            return None
+        record.extend(self.line_no + 1, lines)
+        self.line_no += len(lines)
+        return (stop + 1, True) if after is not None else (end, False)
 
     def _continue(self, buf: bytes, pos: int, end: int, record: Record) -> tuple[int, bool]:
         """Add the continuation lines at ``pos`` to ``record``; (new position, whether the record closed)."""
+        spark = self.spark
+        if spark and (done := self._continue_block(buf, pos, end, record)) is not None:
+            return done
         while pos < end:
-            nl = buf.find(b"\n", pos, end)
-            stop = end if nl < 0 else nl
-            text = _decode(buf[pos:stop], self.stats)
             if record.total_lines >= MAX_RECORD_LINES:
                 self.stats.long_records += 1
                 return pos, True
-            if _starts_record(text, self.mode) and not _continues_python(record, text):
+            if record.frames >= KEPT_FRAMES and buf[pos : pos + 1] in (b"\t", b" "):
+                skipped = self._skip_frames(buf, pos, end, record)
+                if skipped != pos:
+                    pos = skipped
+                    continue
+            nl = buf.find(b"\n", pos, end)
+            stop = end if nl < 0 else nl
+            opens = _opens_spark_record(buf, pos, stop) if spark else None
+            if opens:
+                return pos, True
+            text, replaced = _decode(buf[pos:stop], self.stats)
+            if opens is None and _starts_record(text, self.mode) and not _continues_python(record, text):
                 return pos, True
             self.line_no += 1
-            record.add(self.line_no, text)
+            record.add(self.line_no, text, replaced)
             pos = stop + 1
         return pos, False
 
@@ -270,7 +397,7 @@ class _Scanner:
             self.line_no += _Newlines.between(buf, pos, line_start)
             nl = buf.find(b"\n", line_start, end)
             stop = end if nl < 0 else nl
-            record = self._header(_decode(buf[line_start:stop], self.stats))
+            record = self._header(buf[line_start:stop])
             self.line_no += 1
             pos, closed = self._continue(buf, stop + 1, end, record)
             if not closed:
@@ -305,16 +432,16 @@ def _airflow_records(blocks: Iterable[tuple[bytes, int, int]], mode: LogKind, st
     line_no = 0
     for raw in _lines(blocks):
         line_no += 1
-        text = _decode(raw, stats)
+        text, replaced = _decode(raw, stats)
         parsed: ParsedLine | None = parse(text) if text else None
         if parsed is None:
             # A raw line: the traceback of the last Airflow record, or output of the nested log.
             target = nested if nested is not None and outer is None else outer
             if target is None:
                 outer = Record(line_no=line_no, level=None, thread=None)
-                outer.add(line_no, text)
+                outer.add(line_no, text, replaced)
             else:
-                target.add(line_no, text)
+                target.add(line_no, text, replaced)
             continue
         message_lines = parsed.message.split("\n")
         spark = parse_log4j(message_lines[0])
@@ -326,13 +453,13 @@ def _airflow_records(blocks: Iterable[tuple[bytes, int, int]], mode: LogKind, st
                 outer = None
             relayed = message_lines[0]
             if spark is None and nested is not None and not _opens_driver_output(nested, relayed):
-                nested.add(line_no, relayed)  # a nested stack-trace line, relayed by Airflow
+                nested.add(line_no, relayed, replaced)  # a nested stack-trace line, relayed by Airflow
                 continue
             if nested is not None:
                 yield nested
             nested = Record(line_no=line_no, level=spark.level if spark else None, thread=spark.thread if spark else None,
                             nested=True)
-            nested.add(line_no, spark.message if spark else message_lines[0])
+            nested.add(line_no, spark.message if spark else message_lines[0], replaced)
             continue
         if nested is not None:
             yield nested
@@ -341,7 +468,7 @@ def _airflow_records(blocks: Iterable[tuple[bytes, int, int]], mode: LogKind, st
             yield outer
         outer = Record(line_no=line_no, level=parsed.level, thread=None, source_file=parsed.source_file)
         for extra in message_lines:
-            outer.add(line_no, extra)
+            outer.add(line_no, extra, replaced)
     for record in (nested, outer):
         if record is not None:
             yield record
@@ -417,42 +544,114 @@ def _range_blocks(path: Path, start: int, end: int) -> Iterator[tuple[bytes, int
         yield carry, 0, len(carry)
 
 
-def _scan_range(path: Path, start: int, end: int, mode: LogKind) -> tuple[list[Record], ReadStats]:
-    stats = ReadStats()
-    return list(read_records(_range_blocks(path, start, end), mode, stats)), stats
+CHUNK_RECORDS = 256
+"""Records a worker sends at once; with CHUNK_CHARS and QUEUED_CHUNKS this bounds what is in flight."""
+CHUNK_CHARS = 1 << 20
+QUEUED_CHUNKS = 4
+"""Chunks a worker may have waiting for the reader before it blocks."""
+_POLL_S = 1.0
 
 
-class ParallelScan:
+class Shiftable(Protocol):
+    """What a worker hands back: a record, or what was made of one, with range-local line numbers."""
+
+    def shift(self, lines: int) -> None: ...
+
+
+S = TypeVar("S", bound=Shiftable)
+
+
+def _scan_range(queue: Any, path: Path, start: int, end: int, mode: LogKind,
+                prepare: Callable[[Record], Shiftable | None] | None) -> None:
+    """A worker: the records of bytes ``start:end`` (through ``prepare``, which may drop them), put
+    on ``queue`` in bounded chunks, then the range's stats.  ``put`` blocks while the queue is full."""
+    try:
+        stats = ReadStats()
+        chunk: list[Shiftable] = []
+        chars = 0
+        for record in read_records(_range_blocks(path, start, end), mode, stats):
+            item = record if prepare is None else prepare(record)
+            if item is None:
+                continue
+            chunk.append(item)
+            chars += record.chars()
+            if len(chunk) >= CHUNK_RECORDS or chars >= CHUNK_CHARS:
+                queue.put(("records", chunk))
+                chunk, chars = [], 0
+        if chunk:
+            queue.put(("records", chunk))
+        queue.put(("done", stats))
+    except BaseException as exc:  # noqa: BLE001 - reported to the reader, which raises it in the caller's process
+        queue.put(("failed", f"{type(exc).__name__}: {exc}"))
+
+
+class ParallelScan(Generic[S]):
     """A plain Spark log scanned by forked worker processes, one byte range each.
 
     The workers start on construction, so the caller can hash the file meanwhile; :meth:`records`
-    hands their records out in file order, with file-wide line numbers.
+    hands out what they found in file order, with file-wide line numbers.  ``prepare`` runs in
+    the workers on every record (classifying it, say) and may drop it by returning None: the
+    work is spread over the CPUs, and only what is kept comes back.  Each worker's queue holds a
+    few chunks at most, so records never pile up in memory however many errors the log holds.
     """
 
-    def __init__(self, path: Path, size: int, mode: LogKind, workers: int) -> None:
+    def __init__(self, path: Path, size: int, mode: LogKind, workers: int,
+                 prepare: Callable[[Record], S | None] | None = None) -> None:
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
 
+        # fork: the children need nothing but what this process has loaded, and start in milliseconds.
+        context = multiprocessing.get_context("fork")
         points = _split_points(path, size, workers)
-        ranges = list(zip(points, points[1:], strict=False))
-        # fork: the children need nothing but this module's functions and start in milliseconds.
-        self._pool = ProcessPoolExecutor(max_workers=len(ranges), mp_context=multiprocessing.get_context("fork"))
-        self._futures = [self._pool.submit(_scan_range, path, a, b, mode) for a, b in ranges]
+        self._workers: list[tuple[Any, Any]] = []
+        for start, end in zip(points, points[1:], strict=False):
+            queue = context.Queue(maxsize=QUEUED_CHUNKS)
+            process = context.Process(target=_scan_range, args=(queue, path, start, end, mode, prepare), daemon=True)
+            process.start()
+            self._workers.append((process, queue))
 
     def cancel(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the workers (a worker blocked on a full queue is stopped too)."""
+        for process, _ in self._workers:
+            if process.is_alive():
+                process.terminate()
+        for process, queue in self._workers:
+            process.join()
+            queue.close()
 
-    def records(self, stats: ReadStats) -> Iterator[Record]:
+    def records(self, stats: ReadStats) -> Iterator[S]:
         try:
-            for future in self._futures:
-                records, part = future.result()
+            for process, queue in self._workers:
                 offset = stats.lines
-                for record in records:
-                    record.line_no += offset
-                    record.line_numbers = [n + offset for n in record.line_numbers]
-                    yield record
-                stats.lines += part.lines
-                stats.non_utf8_lines += part.non_utf8_lines
-                stats.long_records += part.long_records
+                while True:
+                    kind, payload = _next(process, queue)
+                    if kind == "failed":
+                        raise CouldNotDoError(f"scanning part of the log failed in a worker process: {payload}")
+                    if kind == "done":
+                        stats.lines += payload.lines
+                        stats.non_utf8_lines += payload.non_utf8_lines
+                        stats.long_records += payload.long_records
+                        break
+                    for item in payload:
+                        item.shift(offset)
+                        yield item
         finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self.cancel()
+
+
+def _next(process: Any, queue: Any) -> tuple[str, Any]:
+    """The worker's next message; an error when it died without sending one (killed for memory, say)."""
+    import queue as queues
+
+    while True:
+        try:
+            return queue.get(timeout=_POLL_S)  # type: ignore[no-any-return]
+        except queues.Empty:
+            if process.is_alive():
+                continue
+        try:  # it may have sent its last message just before it exited
+            return queue.get(timeout=_POLL_S)  # type: ignore[no-any-return]
+        except queues.Empty:
+            raise CouldNotDoError(
+                f"a worker process scanning the log stopped (exit code {process.exitcode}) before it finished, "
+                "killed perhaps for memory; diagnose the log again"
+            ) from None

@@ -43,7 +43,10 @@ _LOG4J = re.compile(
 _AIRFLOW = re.compile(r"^\[(?P<ts>[^\]]+)\] \{\{?(?P<file>[\w.\-]+):(?P<line>\d+)\}\}? (?P<level>[A-Z]+) - (?P<msg>.*)$")
 _AIRFLOW3_META = {"timestamp", "level", "event", "logger", "error_detail", "exc_info", "exception"}
 _SUBTASK = re.compile(r"^Job \d+: Subtask \S+ ")  # Airflow <= 2.2 relays the task's own output this way
-_EXECUTOR_MARKERS = ("CoarseGrainedExecutorBackend", "Executor: Starting executor", "Started daemon with process name")
+# What only an executor prints: its backend, its task runner's log lines and thread names.  A
+# driver in local mode runs tasks too (and prints all of these), so a driver marker wins.
+_EXECUTOR_MARKERS = ("CoarseGrainedExecutorBackend", "Executor: Starting executor", "Started daemon with process name",
+                     "Executor: Running task", "Executor: Exception in task", "Executor task launch worker")
 _DRIVER_MARKERS = ("SparkContext: Running Spark version", "DAGScheduler", "SparkContext:", "SparkUI")
 
 

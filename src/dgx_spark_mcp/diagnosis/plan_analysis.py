@@ -8,9 +8,10 @@ change.  The node tree is bounded; the summary and findings always cover the who
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -147,7 +148,8 @@ def _read_plan_file(path: str, settings: Settings) -> tuple[str, str, list[str]]
 
     resolved = allowed_path(path, settings)
     chunks, size = [], 0
-    for line in LogLines(resolved):
+    lines = LogLines(resolved)
+    for line in lines:
         size += len(line) + 1
         if size > MAX_PLAN_BYTES:
             raise BadInputError(f"{path!r} holds more than {MAX_PLAN_BYTES // 1024**2} MiB of plan text; give one plan")
@@ -155,13 +157,33 @@ def _read_plan_file(path: str, settings: Settings) -> tuple[str, str, list[str]]
     raw = b"\n".join(chunks)
     if looks_binary(raw):
         raise BadInputError(f"{path!r} is a binary file, not a plan; give EXPLAIN output or a sparkPlanInfo JSON file")
+    if not raw.strip():
+        problem = f" ({lines.stats.codec}: {lines.stats.problem})" if lines.stats.problem else ""
+        raise BadInputError(f"{path!r} holds no text{problem}; give a file with EXPLAIN output or a sparkPlanInfo JSON tree")
     text = raw.decode("utf-8", errors="replace")
     notes = ["some bytes were not UTF-8 and were replaced with U+FFFD"] if "\ufffd" in text else []
+    if not lines.stats.complete:
+        notes.append(f"the file's {lines.stats.codec} stream stops early ({lines.stats.problem}): the file was cut, so "
+                     "the plan read may be missing its end")
     return text, str(resolved), notes
 
 
+def _check_pasted(text: str) -> None:
+    """Pasted plan text gets the limits a plan file gets (the MCP schema bounds it too; the CLI's stdin does not)."""
+    if len(text) > MAX_PLAN_BYTES:
+        raise BadInputError(f"the plan text is {len(text) / 1024**2:.1f} MiB, above the {MAX_PLAN_BYTES // 1024**2} MiB "
+                            "a plan can be; give one plan (one EXPLAIN output or one sparkPlanInfo tree)")
+    if looks_binary(text[: 1 << 16].encode("utf-8", errors="replace")):
+        raise BadInputError("the plan text is binary data (NUL or control characters), not a plan; paste EXPLAIN "
+                            "output or a sparkPlanInfo JSON tree")
+
+
+def _given(value: str | dict[str, Any] | list[Any] | None) -> bool:
+    return bool(value) if isinstance(value, dict | list) else bool(value and value.strip())
+
+
 def analyze_query_plan(
-    plan: str | None,
+    plan: str | dict[str, Any] | list[Any] | None,
     settings: Settings,
     *,
     path: str | None = None,
@@ -169,11 +191,12 @@ def analyze_query_plan(
     schema: str | None = None,
     connect_url: str | None = None,
 ) -> PlanAnalysis:
-    """Analyse one plan: ``plan`` (text/JSON), else the file at ``path``, else ``sql`` (+ ``schema``) explained.
+    """Analyse one plan: ``plan`` (text/JSON, or JSON already decoded), else the file at ``path``, else ``sql``
+    (+ ``schema``) explained.
 
     With ``plan`` given, ``path`` only names where the text came from (quoted in the evidence, not read).
     """
-    given = [name for name, value in (("plan", plan), ("sql", sql)) if value and value.strip()]
+    given = [name for name, value in (("plan", plan), ("sql", sql)) if _given(value)]
     if len(given) > 1 or not (given or (path and path.strip())):
         raise BadInputError(
             f"give exactly one of plan (EXPLAIN text or sparkPlanInfo JSON), path (a file with either) or sql "
@@ -185,6 +208,7 @@ def analyze_query_plan(
         raise BadInputError("schema is only used with sql: it declares the tables the query reads")
     notes: list[str] = []
     file = explained = None
+    decoded = plan if isinstance(plan, dict | list) else None
     source: Literal["text", "file", "sql"] = "text"
     if path and not plan:
         text, file, notes = _read_plan_file(path, settings)
@@ -195,8 +219,16 @@ def analyze_query_plan(
         text = explain_sql(sql, settings, schema=schema, connect_url=connect_url)
         explained, source = text[:EXPLAINED_CHARS], "sql"
     else:
-        text, file = plan or "", path
-    parsed = parse_plan(text)
+        text, file = (plan if isinstance(plan, str) else "") or "", path
+        _check_pasted(text)
+    try:
+        parsed = parse_plan(text if decoded is None else decoded)
+    except BadInputError as exc:
+        if source == "file":  # the parser knows the text only: name the file it came from
+            raise BadInputError(f"{file}: {exc}") from None
+        raise
+    if decoded is not None:  # parse_plan checked its depth, so it serialises back (for the store's key) safely
+        text = json.dumps(decoded)
     if parsed.unparsed_lines:
         notes.append(f"{parsed.unparsed_lines} line(s) of the plan were neither tree nor node details and were skipped")
     if parsed.adaptive and parsed.final_plan is False:

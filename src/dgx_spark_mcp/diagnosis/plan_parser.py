@@ -27,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..errors import BadInputError
+from ..json_depth import check_json_depth
 
 __all__ = [
     "ExchangeInfo", "JoinInfo", "ParsedPlan", "PlanEstimate", "PlanNode", "ScanInfo", "parse_plan",
@@ -524,7 +525,8 @@ def _json_nodes(root: dict[str, Any]) -> Iterator[tuple[dict[str, Any], int, int
     while stack:
         node, depth, parent, codegen = stack.pop()
         name = str(node.get("nodeName", ""))
-        children = [c for c in node.get("children") or [] if isinstance(c, dict)]
+        listed = node.get("children")
+        children = [c for c in listed if isinstance(c, dict)] if isinstance(listed, list) else []
         wrapper = re.match(r"^WholeStageCodegen \((\d+)\)$", name)
         if wrapper or name == "InputAdapter":
             code = int(wrapper.group(1)) if wrapper else None
@@ -534,6 +536,13 @@ def _json_nodes(root: dict[str, Any]) -> Iterator[tuple[dict[str, Any], int, int
         yield node, depth, parent, codegen
         me = index
         stack.extend((c, depth + 1, me, codegen) for c in reversed(children))
+
+
+def _detail(value: Any) -> str:
+    """A metadata value as text; Spark writes strings, and a nested value is cut while written, not after."""
+    if isinstance(value, dict | list):
+        return json.dumps(value)[:DETAIL_CHARS]  # the depth was checked, so this cannot recurse out
+    return str(value)[:DETAIL_CHARS]
 
 
 def _parse_json(data: Any) -> ParsedPlan:
@@ -547,7 +556,7 @@ def _parse_json(data: Any) -> ParsedPlan:
     reader = _TextReader(formatted=False)
     for raw, depth, parent, codegen in _json_nodes(data):
         meta = raw.get("metadata") or {}
-        details = {str(k): str(v)[:DETAIL_CHARS] for k, v in meta.items()} if isinstance(meta, dict) else {}
+        details = {str(k): _detail(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
         body = str(raw.get("simpleString") or raw.get("nodeName") or "?")
         node = _node(body, len(reader.order) + 1, depth, parent, False, details=details, codegen=codegen)
         node_name = str(raw.get("nodeName", "")).strip()
@@ -558,12 +567,19 @@ def _parse_json(data: Any) -> ParsedPlan:
     return ParsedPlan(form="json", nodes=nodes, adaptive=reader.adaptive, final_plan=reader.final_plan)
 
 
-def parse_plan(text: str) -> ParsedPlan:
-    """Any EXPLAIN output or sparkPlanInfo JSON → :class:`ParsedPlan`; BadInputError when it is neither."""
+def parse_plan(text: str | dict[str, Any] | list[Any]) -> ParsedPlan:
+    """Any EXPLAIN output or sparkPlanInfo JSON → :class:`ParsedPlan`; BadInputError when it is neither.
+
+    ``text`` may also be the JSON already decoded (an MCP client decodes an argument that looks like JSON).
+    """
+    if isinstance(text, dict | list):
+        check_json_depth(text, "the plan")
+        return _parse_json(text)
     stripped = text.strip()
     if not stripped:
         raise BadInputError("the plan is empty; paste EXPLAIN output, a sparkPlanInfo JSON tree, or give SQL")
     if stripped[0] in "{[":
+        check_json_depth(stripped, "the plan")
         try:
             data = json.loads(stripped)
         except json.JSONDecodeError as exc:

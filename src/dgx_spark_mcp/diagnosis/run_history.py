@@ -3,7 +3,9 @@
 Only complete applications are kept: a truncated or in-progress log has no true run time.
 The workload class is the one the caller gives, else the app name's class when the keyword
 match is confident; a run with no class is kept out (the estimator never compares it).
-A busy or broken store never fails the analysis: the result says the run was not kept.
+A busy or broken store never fails the analysis: the result says the run was not kept; nor
+does a run whose figures the history cannot hold (an executor count beyond a Java int, bytes
+beyond a 64-bit integer: a corrupt log).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from ..errors import CouldNotDoError
 from ..files import allowed_path
@@ -39,7 +43,7 @@ def _workload(analysis: EventLogAnalysis, given: Workload | None) -> Workload | 
 def past_run(analysis: EventLogAnalysis, sha256: str, workload: Workload | None, hardware: str | None) -> PastRun | None:
     """The history row for ``analysis``; None when the log cannot stand for a finished run."""
     app, totals = analysis.app, analysis.totals
-    if not app.complete or app.app_id is None or app.duration_ms is None:
+    if not app.complete or not app.app_id or app.duration_ms is None:
         return None
     memory = app.properties.get("spark.executor.memory")
     try:
@@ -70,7 +74,12 @@ def past_run(analysis: EventLogAnalysis, sha256: str, workload: Workload | None,
 def remember(analysis: EventLogAnalysis, source: Path, settings: Settings, workload: Workload | None,
              hardware: str | None) -> str:
     """Record the run; returns the sentence the result carries about it."""
-    run = past_run(analysis, content_sha256(source), workload, hardware)
+    try:
+        run = past_run(analysis, content_sha256(source), workload, hardware)
+    except ValidationError as exc:  # figures out of the history's range: say which, keep the analysis
+        problem = exc.errors()[0]
+        field = ".".join(str(part) for part in problem["loc"])
+        return f"not kept in the run history: its {field} ({problem.get('input')!r:.40}) is out of range: {problem['msg']}"
     if run is None:
         return "not kept in the run history: only complete applications have a true run time"
     if run.workload is None:

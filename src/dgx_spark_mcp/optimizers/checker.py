@@ -19,7 +19,7 @@ from ..settings import Settings
 from .check_models import CheckResult, Finding, SeverityCounts, SkippedRule
 from .checks import LAST, Skip, load_checks
 from .checks.context import REDACTED, Context, is_secret
-from .config_sources import ConfigFormat, ParsedConfig, parse_config
+from .config_sources import MAX_CONFIG_BYTES, ConfigFormat, ParsedConfig, parse_config
 from .keys import spark_keys_version
 from .models import DeployMode
 from .rules import SEVERITY_RANK, list_rules
@@ -27,8 +27,6 @@ from .target import HardwareSpec, resolve_target
 
 __all__ = ["MAX_CONFIG_BYTES", "check_config", "check_parsed", "read_config_file"]
 
-MAX_CONFIG_BYTES = 10 * 1024**2
-"""A configuration or source file above this is not a configuration: refused, not read."""
 
 def _order(finding: Finding) -> tuple[int, int, int, str]:
     lines = [k.line for k in finding.keys if k.line is not None]

@@ -25,6 +25,7 @@ import shlex
 from typing import Any
 
 from ..errors import BadInputError
+from ..json_depth import check_json_depth
 from .config_sources import (
     ConfigFormat,
     Language,
@@ -130,6 +131,13 @@ def _literal(node: ast.AST | None) -> str | None:
     return None
 
 
+def _expression_text(node: ast.AST) -> str:
+    try:
+        return ast.unparse(node)[:60]
+    except RecursionError:  # unparse recurses; an expression ast.parse built can still be too deep for it
+        return "a deeply nested expression"
+
+
 def _string(node: ast.AST | None) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
@@ -155,7 +163,7 @@ class _PythonReader:
         literal = value if value is not None else _literal(value_node)
         if literal is None and value_node is not None:
             self.notes.append(
-                f"{key} (line {at.lineno}) is set to an expression, {ast.unparse(value_node)[:60]!r}: "
+                f"{key} (line {at.lineno}) is set to an expression, {_expression_text(value_node)!r}: "
                 "its value is not known here and was not checked"
             )
         self.used.add(id(at))
@@ -236,6 +244,11 @@ def _python(text: str) -> tuple[list[ParsedKey], list[str]]:
         )
         entries, _ = _jvm_language(text)
         return entries, reader.notes
+    except (RecursionError, MemoryError):  # CPython's parser on an expression nested thousands deep
+        reader.notes.append("the Python source nests too deeply for Python's own parser (an expression thousands of "
+                            "terms deep); keys were read line by line instead")
+        entries, _ = _jvm_language(text)
+        return entries, reader.notes
     reader.read(tree)
     # Chained builder calls nest outside-in; report the keys in reading order.
     return sorted(reader.entries, key=lambda e: (e.line or 0, e.column or 0)), reader.notes
@@ -298,8 +311,10 @@ def _jvm_language(text: str) -> tuple[list[ParsedKey], list[str]]:
 
 def _configure_cell(cell_text: str, cell: int) -> list[ParsedKey]:
     """sparkmagic's ``%%configure`` cell: a Livy session request with "conf" and sizing fields."""
+    body = cell_text.partition("\n")[2]
+    check_json_depth(body, f"the %%configure cell {cell}")
     try:
-        data = json.loads(cell_text.partition("\n")[2])
+        data = json.loads(body)
     except json.JSONDecodeError:
         return []
     if not isinstance(data, dict):
@@ -318,22 +333,54 @@ def _configure_cell(cell_text: str, cell: int) -> list[ParsedKey]:
     return out
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """A notebook's metadata object; anything else (a list, a string: a hand-edited file) reads as empty."""
+    return value if isinstance(value, dict) else {}
+
+
+def _notebook_language(book: dict[str, Any]) -> Language:
+    metadata = _object(book.get("metadata"))
+    info = _object(metadata.get("language_info"))
+    kernel = str(info.get("name") or _object(metadata.get("kernelspec")).get("language") or "python")
+    return "scala" if "scala" in kernel.lower() else "python"
+
+
+def _cell_source(cell: dict[str, Any], number: int, notes: list[str]) -> str | None:
+    """A code cell's text: nbformat writes a string or a list of line strings; other pieces are skipped, noted."""
+    source = cell.get("source", "")
+    if isinstance(source, str):
+        return source
+    if not isinstance(source, list):
+        notes.append(f"cell {number}: its source is {type(source).__name__}, not text (nbformat writes a string or a "
+                     "list of lines); the cell was skipped")
+        return None
+    lines = [piece for piece in source if isinstance(piece, str)]
+    if len(lines) < len(source):
+        notes.append(f"cell {number}: {len(source) - len(lines)} piece(s) of its source are not text and were skipped")
+    return "".join(lines)
+
+
 def _notebook(text: str) -> tuple[list[ParsedKey], list[str], Language]:
+    check_json_depth(text, "the .ipynb file")
     try:
         book: Any = json.loads(text)
-        cells = book["cells"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise BadInputError("the .ipynb file is not a Jupyter notebook (no JSON 'cells'); give the notebook file") from None
-    info = (book.get("metadata") or {}).get("language_info") or {}
-    kernel = str(info.get("name") or (book.get("metadata") or {}).get("kernelspec", {}).get("language") or "python")
-    language: Language = "scala" if "scala" in kernel.lower() else "python"
+    except json.JSONDecodeError as exc:
+        raise BadInputError(f"the .ipynb file is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}), so not a "
+                            "Jupyter notebook; give the notebook file as Jupyter saved it") from None
+    cells = book.get("cells") if isinstance(book, dict) else None
+    if not isinstance(cells, list):
+        found = "no 'cells'" if cells is None else f"'cells' is {type(cells).__name__}, not a list"
+        raise BadInputError(f"the .ipynb file is not a Jupyter notebook ({found}); give the notebook file as Jupyter "
+                            "saved it (nbformat 4: a JSON object whose 'cells' is a list)")
+    language = _notebook_language(book)
     entries: list[ParsedKey] = []
     notes: list[str] = []
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        source = cell.get("source", "")
-        body = "".join(source) if isinstance(source, list) else str(source)
+        body = _cell_source(cell, number, notes)
+        if body is None:
+            continue
         first = body.lstrip().split("\n", 1)[0].strip()
         if first.startswith("%%configure"):
             found = _configure_cell(body.lstrip(), number)
@@ -377,5 +424,5 @@ def _guess_language(text: str) -> Language:
     try:
         ast.parse(text)
         return "python"
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):  # the last two: nested too deeply for CPython's parser
         return "scala"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import reprlib
 import shlex
 from enum import StrEnum
 from functools import cache
@@ -28,9 +29,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..errors import BadInputError
+from ..files import looks_binary
+from ..json_depth import check_json_depth
 from ..knowledge import load_knowledge
 
 __all__ = [
+    "MAX_CONFIG_BYTES",
     "ConfigFormat",
     "Language",
     "ParsedConfig",
@@ -45,6 +49,9 @@ __all__ = [
 ]
 
 Language = Literal["python", "scala", "java", "kotlin", "sql", "r"]
+
+MAX_CONFIG_BYTES = 10 * 1024**2
+"""Largest configuration or source read (a file, or pasted text): no file that sets a Spark config is near it."""
 
 
 class ConfigFormat(StrEnum):
@@ -133,8 +140,8 @@ def _scalar(key: str, value: Any) -> str:
         return "true" if value else "false"  # as PySpark's builder.config writes a bool
     if isinstance(value, (int, float, str)):
         return str(value)
-    raise BadInputError(
-        f"config value of {key!r} is {type(value).__name__} {value!r}; expected a string, number or boolean"
+    raise BadInputError(  # reprlib: a nested value is shown a few levels deep and cut, never whole
+        f"config value of {key!r} is {type(value).__name__} {reprlib.repr(value)}; expected a string, number or boolean"
     )
 
 
@@ -415,6 +422,7 @@ def detect_format(text: str, filename: str | None = None) -> ConfigFormat:
 
 
 def _parse_json_text(text: str) -> ParsedConfig:
+    check_json_depth(text, "the config")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -425,6 +433,20 @@ def _parse_json_text(text: str) -> ParsedConfig:
     if not isinstance(data, dict):
         raise BadInputError(f"the JSON config is a {type(data).__name__}; expected an object of key -> value")
     return parse_dict(data)
+
+
+def _check_text(text: str, filename: str | None) -> None:
+    what = filename or "the config text"
+    if len(text) > MAX_CONFIG_BYTES:
+        raise BadInputError(
+            f"{what} is {len(text) / 1024**2:.1f} MiB, above the {MAX_CONFIG_BYTES // 1024**2} MiB a configuration or "
+            "source file can be; give the file (or the part of it) that sets the Spark configuration"
+        )
+    if looks_binary(text[: 1 << 16].encode("utf-8", errors="replace")):
+        raise BadInputError(
+            f"{what} is binary data, not a configuration (NUL or control characters); give spark-defaults.conf text, "
+            "a spark-submit command or PySpark/Scala/SQL source"
+        )
 
 
 def parse_config(
@@ -438,6 +460,7 @@ def parse_config(
             raise BadInputError(f"config is an object, so format {fmt.value!r} does not apply; use 'auto' or 'json'")
         parsed = parse_dict(config)
     else:
+        _check_text(config, filename)
         chosen = detect_format(config, filename) if fmt is ConfigFormat.AUTO else fmt
         if chosen is ConfigFormat.JSON:
             parsed = _parse_json_text(config)

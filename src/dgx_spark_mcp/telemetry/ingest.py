@@ -11,6 +11,7 @@ at about a million rows a second.  Then :meth:`TelemetryStore.commit` stores eac
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import ipaddress
 import logging
@@ -18,7 +19,8 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -31,7 +33,7 @@ from ..files import allowed_path, looks_binary
 from ..settings import Settings
 from .metrics import metrics
 from .prometheus import PromParse, looks_like_prometheus, parse_exposition
-from .store import TelemetryStore, _memory_connection
+from .store import TelemetryStore
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -93,17 +95,18 @@ def ingest(source: str, settings: Settings, *, progress: Progress | None = None)
     report(0.0, _TOTAL, f"reading {path.name} ({fmt})")
     if fmt == "prometheus":
         mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        with _open_text(path) as handle:
-            parsed = parse_exposition(handle, mtime)
+        parsed = _read_exposition(path, mtime)
         notes = [f"samples without a timestamp are stamped with the file's modification time, {_iso(mtime)}"]
         return _ingest_prometheus(str(path), parsed, settings, report, started, notes)
-    con = _connection()
+    columns, notes = _usable_header(path, header, fmt)
+    notes += [] if fmt == "dcgm_long" else _wide_notes(list(dict.fromkeys(name for name in header if name)))
+    header = columns
+    con = _connection(settings, path)
     try:
         reader = _read_csv_sql(path, header)
         raw = _long_relation(reader, header) if fmt == "dcgm_long" else _wide_relation(reader, header)
-        notes = [] if fmt == "dcgm_long" else _wide_notes(header)
-        drivers = _long_drivers(con, reader, header) if fmt == "dcgm_long" else {}
-        return _check_and_commit(con, raw, str(path), fmt, settings, report, started, notes, {}, drivers)
+        head_drivers = functools.partial(_long_drivers, con, reader, header, str(path)) if fmt == "dcgm_long" else None
+        return _check_and_commit(con, raw, str(path), fmt, settings, report, started, notes, {}, head_drivers)
     finally:
         con.close()
 
@@ -154,6 +157,43 @@ def _open_text(path: Path):  # type: ignore[no-untyped-def]
     return io.TextIOWrapper(_open_binary(path), encoding="utf-8", errors="replace", newline=None)
 
 
+def _read_exposition(path: Path, mtime: datetime) -> PromParse:
+    """The samples of a Prometheus text file; a compressed stream cut or corrupt past its head is bad input."""
+    try:
+        with _open_text(path) as handle:
+            return parse_exposition(handle, mtime)
+    except (OSError, EOFError) as exc:  # gzip: EOFError when cut, OSError (BadGzipFile) when corrupt
+        raise _cut_stream(path, exc) from None
+    except Exception as exc:  # zstandard.ZstdError has no common base with OSError
+        if type(exc).__module__.startswith("zstandard"):
+            raise _cut_stream(path, exc) from None
+        raise
+
+
+def _cut_stream(path: Path, exc: BaseException) -> BadInputError:
+    return BadInputError(f"{path} stops or breaks partway through its {_compression(path) or 'plain'} stream ({exc}); "
+                         "the file was cut or corrupted: copy it again whole, or give it uncompressed")
+
+
+def _empty_or_cut(path: Path) -> BadInputError:
+    """Nothing decompressed from the head: an empty export, or a zstd stream cut inside its first block."""
+    if _compression(path) == "zstd":
+        import zstandard
+
+        with path.open("rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+        decoder = zstandard.ZstdDecompressor().decompressobj()
+        try:
+            decoder.decompress(head)
+            finished = decoder.eof
+        except zstandard.ZstdError:
+            finished = False
+        if not finished:
+            return BadInputError(f"{path} is a zstd stream cut before its first block ends, so nothing in it can be "
+                                 "read; copy the file again whole, or give it uncompressed")
+    return BadInputError(f"{path} is empty; give a DCGM CSV export or a saved dcgm-exporter /metrics page")
+
+
 def _head_lines(path: Path) -> list[str]:
     try:
         with _open_binary(path) as handle:
@@ -164,7 +204,8 @@ def _head_lines(path: Path) -> list[str]:
     except Exception as exc:  # zstandard.ZstdError has no common base with OSError
         raise BadInputError(f"{path} cannot be decompressed ({exc}); give an uncompressed, .gz or .zst file") from None
     if not chunk.strip():
-        raise BadInputError(f"{path} is empty; give a DCGM CSV export or a saved dcgm-exporter /metrics page")
+        raise _empty_or_cut(path) if not chunk else BadInputError(
+            f"{path} is empty; give a DCGM CSV export or a saved dcgm-exporter /metrics page")
     if looks_binary(chunk):
         raise BadInputError(f"{path} is a binary file, not telemetry text; give a DCGM CSV export (plain, .gz or "
                             ".zst) or a saved dcgm-exporter /metrics page")
@@ -180,6 +221,54 @@ def _head_lines(path: Path) -> list[str]:
 
 
 # ---- the CSV formats -----------------------------------------------------------------------
+
+
+_UNNAMED = "_unnamed_column_"
+_LONG_COLUMNS = {"timestamp", "metric_name", "gpu_id", "gpu", "uuid", "modelname", "model_name", "hostname",
+                 "container", "pod", "namespace", "value", "labels_raw"}
+
+
+def _read_columns(fmt: IngestFormat) -> set[str]:
+    """The header names (lower case) a format reads: two columns of one such name leave it ambiguous."""
+    if fmt == "dcgm_long":
+        return _LONG_COLUMNS
+    return (_LONG_COLUMNS - {"metric_name", "value", "labels_raw"}) | set(metrics().by_wide_column())
+
+
+def _usable_header(path: Path, header: list[str], fmt: IngestFormat) -> tuple[list[str], list[str]]:
+    """Column names DuckDB can take (each non-empty and distinct), and notes on what was renamed.
+
+    A trailing comma on every line (common in exports) gives a column with no name; it is read
+    under a placeholder and ignored.  A name given twice is ignored after its first use, unless
+    the format reads it: then which column holds the data is a guess, so the file is refused.
+    """
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    unnamed: list[int] = []
+    repeated: list[str] = []
+    for number, name in enumerate(header, start=1):
+        if not name:
+            unnamed.append(number)
+            name = f"{_UNNAMED}{number}"
+        elif name.lower() in seen:
+            if name.lower() in _read_columns(fmt):
+                raise BadInputError(
+                    f"{path} names column {name!r} twice (columns {seen[name.lower()]} and {number}), so which one holds "
+                    f"the {fmt} data is a guess; rename or remove one of them in the header line and ingest it again"
+                )
+            repeated.append(f"{name!r} (column {number})")
+            name = f"{name}_column_{number}"
+        while name.lower() in seen:  # a placeholder that a real header name already took
+            name += "_"
+        seen[name.lower()] = number
+        names.append(name)
+    notes: list[str] = []
+    if unnamed:
+        notes.append(f"column(s) {', '.join(map(str, unnamed))} have no name in the header (a trailing comma?) and "
+                     "were ignored")
+    if repeated:
+        notes.append(f"repeated column name(s) {', '.join(repeated)} were ignored after their first column")
+    return names, notes
 
 
 def _sql_string(text: str) -> str:
@@ -211,8 +300,9 @@ def _pick(header: list[str], *names: str) -> str:
     return "NULL::VARCHAR"
 
 
-DRIVER_HEAD_ROWS = 500_000
-"""Rows of a long CSV read for the GPUs' driver versions (see :func:`_long_drivers`)."""
+DRIVER_HEAD_ROWS = (20_000, 100_000, 500_000)
+"""Rows of a long CSV read for the GPUs' driver versions, tried in turn until every GPU has one
+(see :func:`_long_drivers`): 20,000 rows hold the first timestamp of 2,000 GPUs x 10 metrics."""
 
 
 def _long_relation(reader: str, header: list[str]) -> str:
@@ -226,17 +316,19 @@ def _long_relation(reader: str, header: list[str]) -> str:
     )
 
 
-def _long_drivers(con: DuckDBPyConnection, reader: str, header: list[str]) -> dict[str, str]:
-    """Each GPU's driver version, from the labels_raw of the file's first rows.
+def _long_drivers(con: DuckDBPyConnection, reader: str, header: list[str], source: str,
+                  gpus: int) -> tuple[dict[str, str], int]:
+    """Each GPU's driver version from the labels_raw of the file's first rows, and how many rows were read.
 
     labels_raw is the widest column: reading it for every row of a 10 M-row export doubled the time
     of the whole parse.  The driver is per GPU, and an export lists every GPU within its first
-    timestamp (or its first metric, when grouped by metric), so the head is enough; GPUs first seen
-    later get no driver, and the result says how many.
+    timestamp (or its first metric, when grouped by metric), so the head is enough: a longer head is
+    read only while some of the file's ``gpus`` GPUs have no driver yet.  GPUs first seen later get
+    none, and the result says how many.
     """
     labels = _pick(header, "labels_raw")
     if labels.startswith("NULL"):
-        return {}
+        return {}, 0
     # labels_raw reads DCGM_FI_DRIVER_VERSION="550.54.15",... after CSV unquoting: strpos + a short
     # substr cuts the value without a regex.
     marker = 'DCGM_FI_DRIVER_VERSION="'
@@ -245,11 +337,20 @@ def _long_drivers(con: DuckDBPyConnection, reader: str, header: list[str]) -> di
         "'\"', 1), '')"
     )
     uuid = _pick(header, "uuid")
-    rows = con.execute(
-        f"SELECT trim({uuid}), max({driver}) FROM (SELECT {uuid}, {labels} FROM {reader} LIMIT {DRIVER_HEAD_ROWS}) "
-        f"WHERE NULLIF(trim({uuid}), '') IS NOT NULL GROUP BY ALL"
-    ).fetchall()
-    return {str(u): str(d) for u, d in rows if d}
+    found: dict[str, str] = {}
+    for rows in DRIVER_HEAD_ROWS:
+        with _read_errors(source, "dcgm_long"):
+            found = {
+                str(u): str(d)
+                for u, d in con.execute(
+                    f"SELECT trim({uuid}), max({driver}) FROM (SELECT {uuid}, {labels} FROM {reader} LIMIT {rows}) "
+                    f"WHERE NULLIF(trim({uuid}), '') IS NOT NULL GROUP BY ALL"
+                ).fetchall()
+                if d
+            }
+        if len(found) >= gpus:
+            break
+    return found, rows
 
 
 def _wide_columns(header: list[str]) -> list[tuple[str, str]]:
@@ -289,11 +390,11 @@ def _wide_notes(header: list[str]) -> list[str]:
 def _ingest_prometheus(
     source: str, parsed: PromParse, settings: Settings, report: Progress, started: float, notes: list[str]
 ) -> IngestResult:
-    con = _connection()
-    try:
-        with tempfile.TemporaryDirectory(prefix="dgx-spark-mcp-prom-") as tmp:
-            # A scrape is thousands of rows: a temporary CSV feeds them to the same SQL checks as the CSV formats.
-            staged = Path(tmp) / "samples.csv"
+    with tempfile.TemporaryDirectory(prefix="dgx-spark-mcp-prom-") as tmp:
+        # A scrape is thousands of rows: a temporary CSV feeds them to the same SQL checks as the CSV formats.
+        staged = Path(tmp) / "samples.csv"
+        con = _connection(settings, staged)
+        try:
             columns = ["ts_raw", "metric", "gpu_id", "uuid", "model", "host", "container", "pod", "namespace",
                        "value_raw", "driver"]
             with staged.open("w", newline="", encoding="utf-8") as handle:
@@ -307,8 +408,8 @@ def _ingest_prometheus(
             reader = _read_csv_sql(staged, columns)
             raw = f"SELECT {', '.join(columns)} FROM {reader}"
             return _check_and_commit(con, raw, source, "prometheus", settings, report, started, notes, parsed.skipped)
-    finally:
-        con.close()
+        finally:
+            con.close()
 
 
 def _loopback(host: str) -> bool:
@@ -373,10 +474,32 @@ def _ingest_scrape(url: str, settings: Settings, report: Progress, started: floa
 # ---- the shared checks and the commit ------------------------------------------------------
 
 
-def _connection() -> DuckDBPyConnection:
-    con = _memory_connection()
-    # An in-memory database spills to ./.tmp by default: keep spill files out of the working directory.
-    con.execute(f"SET temp_directory = {_sql_string(tempfile.gettempdir() + '/dgx-spark-mcp-duckdb')}")
+@contextmanager
+def _read_errors(source: str, fmt: IngestFormat) -> Iterator[None]:
+    """DuckDB's errors while reading ``source``, as the agent's errors: a cut or corrupt file is bad input; only
+    memory or disk running out is this machine's failure."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.OutOfMemoryException as exc:
+        raise CouldNotDoError(f"reading {source} ran out of memory ({str(exc).splitlines()[0]}); free memory or "
+                              "ingest the export in smaller files") from None
+    except duckdb.IOException as exc:
+        first = str(exc).splitlines()[0]
+        if any(word in first.lower() for word in ("gzip", "zstd", "compress", "unexpected end")):
+            raise BadInputError(f"{source} could not be read as {fmt}: its compressed stream is cut or corrupt "
+                                f"({first}); copy the file again whole, or give it uncompressed") from None
+        raise CouldNotDoError(f"reading {source} failed on this machine ({first}); free disk space or ingest the "
+                              "export in smaller files") from None
+    except duckdb.Error as exc:
+        raise BadInputError(f"{source} could not be read as {fmt} ({str(exc).splitlines()[0]}); check that it is a "
+                            "complete, unmodified export") from None
+
+
+def _connection(settings: Settings, source: Path) -> DuckDBPyConnection:
+    """A connection that reads ``source`` and the store, writes only the store (and spills to the temp dir)."""
+    con = TelemetryStore(settings).connection(files=[source])
     con.execute("SET preserve_insertion_order = false")
     return con
 
@@ -466,20 +589,12 @@ def _check_and_commit(
     started: float,
     notes: list[str],
     skipped: dict[str, int],
-    drivers: dict[str, str] | None = None,
+    head_drivers: Callable[[int], tuple[dict[str, str], int]] | None = None,
 ) -> IngestResult:
-    import duckdb
-
     con.execute("SET enable_progress_bar = true")
     con.execute("SET enable_progress_bar_print = false")
-    try:
+    with _read_errors(source, fmt):
         _run_reporting(con, f"CREATE TEMP TABLE _parsed AS {_check_sql(raw)}", report, _READ_DONE, "reading")
-    except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
-        raise CouldNotDoError(f"reading {source} failed on this machine ({str(exc).splitlines()[0]}); free memory "
-                              "or disk space, or ingest the export in smaller files") from None
-    except duckdb.Error as exc:
-        raise BadInputError(f"{source} could not be read as {fmt} ({str(exc).splitlines()[0]}); check that it is a "
-                            "complete, unmodified export") from None
     report(_READ_DONE, _TOTAL, "parsed")
 
     rejected = dict(skipped)
@@ -501,7 +616,7 @@ def _check_and_commit(
     ).fetchone()
     first, last, gpus, hosts, metric_names = summary if summary else (None, None, 0, [], [])
     # One driver string per GPU (its latest) where the rows carry it (Prometheus), else from the file's head.
-    driver = dict(drivers or {})
+    driver, head_rows = head_drivers(int(gpus or 0)) if head_drivers else ({}, 0)
     driver.update({
         str(u): str(d)
         for u, d in con.execute(
@@ -509,8 +624,8 @@ def _check_and_commit(
         ).fetchall()
         if d
     })
-    if drivers is not None and drivers and gpus and len(driver) < int(gpus):
-        notes.append(f"driver versions were read from the first {DRIVER_HEAD_ROWS:,} rows: {int(gpus) - len(driver)} "
+    if head_rows and driver and gpus and len(driver) < int(gpus):
+        notes.append(f"driver versions were read from the first {head_rows:,} rows: {int(gpus) - len(driver)} "
                      "GPU(s) first listed after them have none")
     report(_CHECKED, _TOTAL, "checked")
     if rows_read == 0:

@@ -1,13 +1,15 @@
 """Tool: check_spark_config."""
 
+import json
 from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from ..app import App
 from ..errors import BadInputError
 from ..optimizers.check_models import CheckResult
+from ..json_depth import check_json_depth
 from ..optimizers.config_sources import ConfigFormat
 from ..optimizers.models import DeployMode
 from ..optimizers.target import HardwareSpec
@@ -16,7 +18,21 @@ from . import READ_ONLY, agent_errors
 
 __all__ = ["register", "run_check"]
 
-ConfigInput = dict[str, str | int | float | bool] | str
+
+def _decoded_back_to_text(value: Any) -> Any:
+    """The SDK decodes a string argument that looks like JSON before validating it.  A decoded object that is
+    not a flat key -> value map goes back to text, so the config parser says what is wrong with it (which key,
+    which value) instead of a validation error that asks for a string the caller did send."""
+    if isinstance(value, list):
+        raise BadInputError("config is a JSON array; give an object of key -> value, or the text of "
+                            "spark-defaults.conf, a spark-submit command or a source file")
+    if isinstance(value, dict) and not all(isinstance(v, str | int | float | bool) for v in value.values()):
+        check_json_depth(value, "config")
+        return json.dumps(value)
+    return value
+
+
+ConfigInput = Annotated[dict[str, str | int | float | bool] | str, BeforeValidator(_decoded_back_to_text)]
 
 
 def run_check(

@@ -1,6 +1,6 @@
 """Tool: analyze_query_plan."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from pydantic import Field
@@ -16,12 +16,14 @@ def register(mcp: MCPServer, app: App) -> None:
     @mcp.tool(title="Analyze a Spark query plan", annotations=READ_ONLY)
     @agent_errors
     def analyze_query_plan(
+        # Not just str: the SDK decodes a string argument that looks like JSON before validating it, so a pasted
+        # sparkPlanInfo tree arrives as an object; the parser reads the object as it would the text.
         plan: Annotated[
-            str | None,
+            Annotated[str, Field(max_length=32 * 1024**2)] | dict[str, Any] | list[Any] | None,
             Field(
-                max_length=32 * 1024**2,
                 description="A Spark plan: EXPLAIN output in any mode (simple, extended, formatted, codegen, cost; "
-                "RAPIDS/Photon/Comet/Gluten plans too) or a sparkPlanInfo JSON tree. Give this, path or sql.",
+                "RAPIDS/Photon/Comet/Gluten plans too) or a sparkPlanInfo JSON tree (as text or as an object). Give "
+                "this, path or sql.",
             ),
         ] = None,
         path: Annotated[
@@ -48,7 +50,8 @@ def register(mcp: MCPServer, app: App) -> None:
         connect_url: Annotated[
             str | None,
             Field(description="With sql: a Spark Connect URL (sc://host:15002) to EXPLAIN on that cluster's tables "
-                  "instead of a local session."),
+                  "instead of a local session (default: the server's spark_master setting when it is an sc:// URL and "
+                  "no schema is given)."),
         ] = None,
     ) -> PlanAnalysis:
         """Read a Spark physical plan (EXPLAIN text in any mode, a sparkPlanInfo JSON tree, a file, or SQL that the
