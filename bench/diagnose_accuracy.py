@@ -40,6 +40,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_LABELS = REPO / "tests" / "fixtures" / "diagnosis" / "labelled" / "labels.json"
 WARNING_OR_WORSE = {"warning", "error", "critical"}
+TARGET_TOP_ACCURACY = 0.8  # the floor tests/diagnosis/test_accuracy_set.py holds the tool to
 
 # Marker texts per category, from the signature tables of log-signatures.md (sections 1, 3-5).
 # Order matters only for the baseline's choice when one line hits several categories: the
@@ -171,6 +172,19 @@ def score(entries: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[
     }
 
 
+def headline(out: dict[str, Any]) -> str:
+    """One sentence from the scored figures: the tool against the grep baseline, and the top-accuracy target."""
+    tool_, base = out["tool"], out["baseline"]
+    files, expected = out["files"], out["expected_categories"]
+    met = tool_["top_accuracy"] is not None and tool_["top_accuracy"] >= TARGET_TOP_ACCURACY
+    ratio = f", {tool_['top_right'] / base['top_right']:.2f}x" if base["top_right"] else ""
+    return (f"diagnosis on {files} labelled files ({out['healthy_traps']} healthy traps) vs a grep Exception/ERROR "
+            f"baseline: top category right {tool_['top_right']}/{files} ({tool_['top_accuracy']}) vs "
+            f"{base['top_right']}/{files} ({base['top_accuracy']}){ratio}, recall {tool_['recalled']}/{expected} vs "
+            f"{base['recalled']}/{expected}, false alarms {tool_['false_alarms']} vs {base['false_alarms']}, "
+            f"{tool_['errors']} errors; target top >= {TARGET_TOP_ACCURACY}: {'met' if met else 'missed'}")
+
+
 def run(labels: Path, per_file: bool = False) -> dict[str, Any]:
     from dgx_spark_mcp.settings import Settings
 
@@ -211,6 +225,7 @@ def run(labels: Path, per_file: bool = False) -> dict[str, Any]:
             for e, r in zip(entries, tool_results, strict=True) if not _top_right(e, r)
         ],
     }
+    out = {"headline": headline(out), **out}
     if per_file:
         out["per_file"] = [{"path": e["path"], "tool": t, "baseline": b}
                            for e, t, b in zip(entries, tool_results, base_results, strict=True)]

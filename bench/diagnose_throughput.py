@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+TARGET_SPEED_RATIO = 0.5
+TARGET_PEAK_RSS_MB = 300
 INFO_TEMPLATES = (
     "{ts} INFO Executor: Running task {t}.0 in stage {s}.0 (TID {tid})",
     "{ts} INFO Executor: Finished task {t}.0 in stage {s}.0 (TID {tid}). {n} bytes result sent to driver",
@@ -205,14 +207,22 @@ def main() -> None:
             grep_s.append(seconds)
         ours_mbs = size / 1e6 / statistics.median(ours_s)
         grep_mbs = size / 1e6 / statistics.median(grep_s)
+        ratio, peak = ours_mbs / grep_mbs, max(rss)
+        headline = (
+            f"diagnose_log on a generated {size / 1e6:,.0f} MB executor log ({injected['failures']:,} injected failures, "
+            f"median of {args.runs}): {ours_mbs:,.0f} vs {grep_mbs:,.0f} MB/s for grep -c, {ratio:.2f}x "
+            f"(target >= {TARGET_SPEED_RATIO}x: {'met' if ratio >= TARGET_SPEED_RATIO else 'missed'}); "
+            f"peak RSS {peak:.0f} MB (target <= {TARGET_PEAK_RSS_MB} MB: {'met' if peak <= TARGET_PEAK_RSS_MB else 'missed'})"
+        )
         print(json.dumps({
+            "headline": headline,
             "file_bytes": size, "generate_s": round(generate_s, 1), "lines": last["lines"],
             "injected_failures": injected["failures"], "findings": last["findings"], "grep_matching_lines": grep_hits,
             "ours_s_median": round(statistics.median(ours_s), 3), "grep_s_median": round(statistics.median(grep_s), 3),
             "ours_mb_per_s": round(ours_mbs, 1), "grep_mb_per_s": round(grep_mbs, 1),
-            "speed_ratio_vs_grep": round(ours_mbs / grep_mbs, 3), "target_speed_ratio": 0.5,
-            "peak_rss_mb": max(rss), "own_peak_rss_mb": last["own_peak_rss_mb"],
-            "workers_peak_rss_mb": last["workers_peak_rss_mb"], "target_peak_rss_mb": 300,
+            "speed_ratio_vs_grep": round(ratio, 3), "target_speed_ratio": TARGET_SPEED_RATIO,
+            "peak_rss_mb": peak, "own_peak_rss_mb": last["own_peak_rss_mb"],
+            "workers_peak_rss_mb": last["workers_peak_rss_mb"], "target_peak_rss_mb": TARGET_PEAK_RSS_MB,
             "workers": args.workers, "failure_every": args.failure_every, "cpus": os.cpu_count(),
         }, indent=2))
 

@@ -322,6 +322,60 @@ def prompt_size(args: argparse.Namespace, settings: Any, engine: Any, tmp: Path)
     }
 
 
+def _num(value: float) -> str:
+    """A count or rate, short: 7.25B / 268.0M / 1,234 / 56.7."""
+    if value >= 1e9:
+        return f"{value / 1e9:.2f}B"
+    if value >= 1e7:
+        return f"{value / 1e6:.1f}M"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _speed_headline(speed: dict[str, Any], compact: bool = False) -> str:
+    """The speed part of the headline: each quantization's tokens/s against the ceiling, or the engine's own speed."""
+    if "refused" in speed:
+        return f"random-weight {speed['shape']} shape: not run on {speed['device']} (it needs CUDA)"
+    if isinstance(speed.get("runs"), list):
+        runs = speed["runs"]
+        tb_s = speed.get("bandwidth_tb_s")
+        lead = f"random-weight {speed['shape']}" + ("" if "mistral" in speed["shape"] else " Mistral")
+        if runs and not compact:
+            lead += f" ({_num(float(runs[0]['parameters']))} params)"
+        lead += f" on {speed.get('gpu') or speed['device']}, decode tokens/s "
+        lead += f"vs the {tb_s:g} TB/s ceiling: " if tb_s else "(no bandwidth, no ceiling): "
+        parts = []
+        for run in runs:
+            requested, got = run["requested"], run["quantization"] or "none"
+            text = requested if got == requested else f"{requested}->{got}"
+            rate, ceiling, fraction = run["decode_tokens_per_s_median"], run["ceiling_tokens_per_s"], run["fraction_of_ceiling"]
+            text += f" {_num(rate)}" if isinstance(rate, (int, float)) else " no rate"
+            if ceiling and fraction is not None:
+                text += f" of {_num(ceiling)} ({fraction:.0%})" if fraction >= 0.1 else f" of {_num(ceiling)} ({fraction:.2%})"
+            parts.append(text)
+        return lead + ", ".join(parts)
+    engine = speed.get("engine")
+    if not isinstance(engine, dict):
+        return "no local engine reachable, so no speed"
+    rate, ttft = speed.get("decode_tokens_per_s_median"), speed.get("ttft_s_median")
+    rate_text = _num(rate) if isinstance(rate, (int, float)) else "?"
+    ttft_text = f"{ttft * 1000:,.0f} ms" if isinstance(ttft, (int, float)) else "?"
+    return (f"{engine.get('kind')} engine {Path(str(engine.get('model'))).name[:40]}: decode {rate_text} tokens/s, "
+            f"first token {ttft_text} (median of {speed.get('runs')}; no ceiling without --shape)")
+
+
+def headline(out: dict[str, Any], compact: bool = False) -> str:
+    """One sentence from this run's figures: engine speed (against the bandwidth ceiling where known) and the prompt
+    ask sends for the generated log against the log itself; fewer words (``compact``) where it would pass 300 chars."""
+    parts = [_speed_headline(out["speed"], compact)] if isinstance(out.get("speed"), dict) else []
+    prompt = out.get("prompt")
+    if isinstance(prompt, dict):
+        log = f"{prompt['log_bytes'] / 1e6:,.0f} MB " + ("log" if compact else "generated log")
+        parts.append(f"ask's prompt for a {log} {_num(prompt['prompt_tokens'])} tokens ({prompt['prompt_tokens_method']}) "
+                     f"vs {_num(prompt['log_tokens'])} for the log, {_num(prompt['reduction_factor'])}x fewer")
+    sentence = "; ".join(parts) + "; no target"
+    return headline(out, compact=True) if len(sentence) > 300 and not compact else sentence
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shape", choices=sorted(SHAPES), help="A random-weight Mistral built in memory.")
@@ -372,7 +426,7 @@ def main() -> int:
                 out["prompt"] = prompt_size(args, settings, engine, Path(tmp))
             if engine is not None:
                 engine.close()
-    print(json.dumps(out, indent=2, default=str))
+    print(json.dumps({"headline": headline(out), **out}, indent=2, default=str))
     return 0
 
 

@@ -38,6 +38,7 @@ from dgx_spark_mcp.diagnosis.eventlog_analysis import analyze_event_log  # noqa:
 from dgx_spark_mcp.diagnosis.eventlog_files import locate_event_log  # noqa: E402
 from dgx_spark_mcp.settings import Settings  # noqa: E402
 
+TARGET_RATIO_MIN = 3.0
 CORPUS_LOG = REPO / "tests" / "fixtures" / "eventlogs" / "corpus" / "gpu_oom_eventlog.zstd"  # the corpus file, copied
 
 
@@ -107,6 +108,14 @@ def measure(path: Path, settings: Settings, runs: int, with_analysis: bool) -> d
     return result
 
 
+def headline(results: list[dict[str, object]], runs: list[int], meets: bool) -> str:
+    """One sentence from the measured figures: each file's MB/s, ours vs the json.loads loop, and the target."""
+    parts = [f"{str(r['file'])[:32]} ({r['decompressed_mb']} MB) {r['read_event_log_mb_s']} vs "
+             f"{r['json_loads_loop_mb_s']} MB/s ({r['ratio']}x, median of {n})" for r, n in zip(results, runs, strict=True)]
+    return ("event-log parse in MB of decompressed JSON per CPU second, read_event_log vs a json.loads loop: "
+            + "; ".join(parts) + f"; target >= {TARGET_RATIO_MIN:g}x on each: {'met' if meets else 'missed'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -117,18 +126,21 @@ def main() -> None:
         settings = Settings(home=Path(tmp) / "home", allowed_roots=[tmp, str(args.log.parent)], log_level="WARNING")
         synthetic = Path(tmp) / "synthetic_eventlog.zstd"
         make_synthetic(args.log, synthetic, args.synthetic_mb)
+        runs = [args.runs, max(3, args.runs // 2)]
         results = [
-            measure(args.log, settings, args.runs, with_analysis=True),
-            measure(synthetic, settings, max(3, args.runs // 2), with_analysis=False),
+            measure(args.log, settings, runs[0], with_analysis=True),
+            measure(synthetic, settings, runs[1], with_analysis=False),
         ]
+    meets = all(float(r["ratio"]) >= TARGET_RATIO_MIN for r in results)  # type: ignore[arg-type]
     print(
         json.dumps(
             {
                 "benchmark": "eventlog_parse",
+                "headline": headline(results, runs, meets),
                 "runs": args.runs,
-                "target_ratio_min": 3.0,
+                "target_ratio_min": TARGET_RATIO_MIN,
                 "results": results,
-                "meets_target": all(float(r["ratio"]) >= 3.0 for r in results),  # type: ignore[arg-type]
+                "meets_target": meets,
             },
             indent=2,
         )

@@ -125,6 +125,10 @@ class RssSampler(threading.Thread):
             self.sample()
 
 
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f} ms"
+
+
 def percentile(sorted_values: list[float], q: float) -> float | None:
     """Nearest-rank percentile of already sorted values, in ms."""
     if not sorted_values:
@@ -200,8 +204,9 @@ def main() -> None:
             sampler.sample()
             idle_rss = sampler.peak
             sampler.start()
+            mix = tool_mix(work)
             latencies, errors, elapsed = anyio.run(
-                drive, f"http://127.0.0.1:{port}/mcp", args.clients, args.seconds, tool_mix(work))
+                drive, f"http://127.0.0.1:{port}/mcp", args.clients, args.seconds, mix)
             sampler.stop.set()
             sampler.join()
             sampler.sample()
@@ -228,14 +233,25 @@ def main() -> None:
         per_tool.setdefault(tool, {"calls": 0, "p50_ms": None, "p99_ms": None})
     for name in per_tool:
         per_tool[name]["errors"] = sum(n for (tool, _), n in distinct.items() if tool == name)
+    throughput = round(len(every) / elapsed, 1) if elapsed else 0.0
+    peak_mb, idle_mb = round(sampler.peak / 2**20, 1), round(idle_rss / 2**20, 1)
+    p50, p99 = percentile(every, 50), percentile(every, 99)
+    rss_ratio = f" ({peak_mb / idle_mb:.1f}x)" if idle_mb else ""
+    headline = (
+        f"{args.clients} MCP clients over streamable HTTP on loopback for {elapsed:.0f} s, {len(mix)} tools in turn: "
+        f"{calls:,} calls, {len(errors)} errors (target 0: {'met' if not errors else 'missed'}), {throughput} calls/s, "
+        f"p50 {_ms(p50)}, p99 {_ms(p99)}; server peak RSS {peak_mb:.0f} MB vs {idle_mb:.0f} MB idle{rss_ratio}"
+        + ("" if server_alive else "; the server died")
+    )
     report = {
+        "headline": headline,
         "clients": args.clients, "seconds": round(elapsed, 2), "calls": calls, "errors": len(errors),
         "error_list": [{"tool": tool, "message": message, "count": n} for (tool, message), n in distinct.most_common(20)],
-        "throughput_calls_per_s": round(len(every) / elapsed, 1) if elapsed else 0.0,
-        "p50_ms": percentile(every, 50), "p99_ms": percentile(every, 99),
+        "throughput_calls_per_s": throughput,
+        "p50_ms": p50, "p99_ms": p99,
         "per_tool": per_tool,
         "server_startup_s": round(startup_s, 2),
-        "server_idle_rss_mb": round(idle_rss / 2**20, 1), "server_peak_rss_mb": round(sampler.peak / 2**20, 1),
+        "server_idle_rss_mb": idle_mb, "server_peak_rss_mb": peak_mb,
         "server_alive_at_end": server_alive, "cpus": os.cpu_count(),
     }
     if errors or not server_alive:

@@ -54,8 +54,14 @@ def main() -> None:
                 ["sql-analytics", 10**11 / 3, 3 * 10**11]).fetchall(), args.runs)
         short_write = _per_op_ms(lambda i: record_run(short, _run(i)), args.runs)
         short_read = _per_op_ms(lambda i: similar_runs(short, 10**11, Workload.SQL_ANALYTICS, "dgx-h100"), args.runs)
+    headline = (
+        f"store ops through a short-lived connection each vs one held connection, median of {args.runs}: "
+        f"record_run {short_write:.2f} vs {baseline_write:.2f} ms ({short_write / baseline_write:.1f}x), "
+        f"similar_runs {short_read:.2f} vs {baseline_read:.2f} ms ({short_read / baseline_read:.1f}x); no target"
+    )
     print(json.dumps({
         "benchmark": "store_short_lived_connections",
+        "headline": headline,
         "runs": args.runs,
         "record_run_median_ms": round(short_write, 3),
         "held_connection_insert_median_ms": round(baseline_write, 3),

@@ -30,6 +30,8 @@ def test_the_report_holds_each_chosen_benchmark_its_command_and_figures(tmp_path
     for entry in report["benchmarks"]:
         assert entry["exit_code"] == 0 and isinstance(entry["json"], dict) and entry["json"]
         assert entry["command"].startswith(f"python bench/{entry['benchmark']}.py")
+        headline = entry["json"]["headline"]  # one sentence from this run's figures, shown as the table's figures
+        assert isinstance(headline, str) and 0 < len(headline) <= 300 and f"| {headline} |" in proc.stdout
     table = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
     assert table[0] == "| benchmark | command | figures |"
     assert len(table) == 3 and all("`python bench/" in row for row in table[1:])

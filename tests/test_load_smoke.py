@@ -31,6 +31,7 @@ def test_concurrent_clients_under_load_get_no_failed_calls(tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert report["clients"] == 5
     assert report["calls"] > 0 and report["server_peak_rss_mb"] > 0
+    assert len(report["headline"]) <= 300 and f"{report['calls']:,} calls, 0 errors (target 0: met)" in report["headline"]
     assert set(report["per_tool"]) == {
         "list_hardware_profiles", "check_gpu_availability", "optimize_spark_config", "check_spark_config",
         "estimate_resources", "diagnose_log", "analyze_query_plan", "ingest_telemetry", "list_gpus",

@@ -139,3 +139,4 @@ def test_diagnosis_meets_the_accuracy_floor() -> None:
     figures = bench().run(LABELS)
     assert figures["tool"]["errors"] == 0, figures["tool_misses"]
     assert figures["tool"]["top_accuracy"] >= TOP_ACCURACY_FLOOR, figures["tool_misses"]
+    assert len(figures["headline"]) <= 300 and figures["headline"].endswith(": met")

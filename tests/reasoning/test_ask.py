@@ -159,6 +159,7 @@ def _bench(*args: str) -> dict[str, Any]:
 def test_bench_quick(tiny_model_dir: Path) -> None:
     out = _bench("--quick", "--model-dir", str(tiny_model_dir), "--answer-tokens", "64")
     assert out["speed"]["engine"]["kind"] == "transformers" and out["speed"]["decode_tokens_per_s_median"] > 0
+    assert len(out["headline"]) <= 300 and "transformers engine" in out["headline"] and "ask's prompt" in out["headline"]
     prompt = out["prompt"]
     assert prompt["log_bytes"] >= 2 << 20 and prompt["prompt_tokens"] > 0
     # The prompt is counted as sent (frame included) with the engine's tokenizer, and fits its window with the answer.
@@ -176,6 +177,7 @@ def test_bench_shape_runs_each_quantization_against_the_ceiling() -> None:
     speed = out["speed"]
     assert speed["device"] in ("cpu", "cuda") and speed["bandwidth_tb_s"] == 0.05
     runs = {r["requested"]: r for r in speed["runs"]}
+    assert len(out["headline"]) <= 300 and "vs the 0.05 TB/s ceiling" in out["headline"]
     assert list(runs) == ["none", "int8", "int4"] and runs["none"]["quantization"] is None
     assert runs["int8"]["quantization"] == "int8"
     assert runs["int8"]["weight_bytes_resident"] < runs["none"]["weight_bytes_resident"]
