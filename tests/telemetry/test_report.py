@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from dgx_spark_mcp.errors import BadInputError
 from dgx_spark_mcp.settings import Settings
-from dgx_spark_mcp.telemetry.report import report_thresholds, telemetry_report
+from dgx_spark_mcp.telemetry.report import REPORT_ARGUMENT_MAX, report_thresholds, telemetry_report
 
 from .test_queries import fill_store
 
@@ -56,6 +58,18 @@ def test_bad_arguments(fleet: Settings) -> None:
         telemetry_report(fleet, group_by="job")
     with pytest.raises(BadInputError, match="gpu_hour_usd -1"):
         telemetry_report(fleet, gpu_hour_usd=-1)
+
+
+@pytest.mark.parametrize("argument", ["gpu_hour_usd", "memory_included_gb", "memory_overage_usd_per_gb_hour",
+                                      "overhead_fraction", "hot_margin_c", "idle_util_pct"])
+def test_an_override_so_large_the_cost_would_overflow_is_refused(fleet: Settings, argument: str) -> None:
+    """Found by fuzzing: overhead_fraction 9e303 made the cost Infinity, which JSON cannot carry (the SDK
+    rejected the tool's own output)."""
+    with pytest.raises(BadInputError, match=f"{argument} 9.07e\\+303 is outside 0\\.\\."):
+        telemetry_report(fleet, **{argument: 9.07e303})
+    largest = telemetry_report(fleet, **{argument: REPORT_ARGUMENT_MAX[argument]})
+    costs = [g.cost for g in largest.groups if g.cost is not None]
+    assert all(math.isfinite(c.total_usd) for c in costs)
 
 
 def test_thresholds_registry_has_sources() -> None:

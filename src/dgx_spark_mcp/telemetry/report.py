@@ -149,6 +149,18 @@ def _base(eng: Engine, lo: datetime | None, hi: datetime | None, key: str) -> st
 _KEYS = {"gpu": "uuid", "host": "host", "model": "model", "pod": "pod", "namespace": "namespace"}
 
 
+REPORT_ARGUMENT_MAX: dict[str, float] = {
+    "idle_util_pct": 100.0,  # a utilisation percentage
+    "hot_margin_c": 200.0,  # no GPU runs 200 C below its slowdown temperature
+    "gpu_hour_usd": 1e6,
+    "memory_included_gb": 1e6,
+    "memory_overage_usd_per_gb_hour": 1e6,
+    "overhead_fraction": 100.0,  # 10,000 % overhead
+}
+"""Largest values the report's overrides accept: far above any real price, and low enough that no cost
+over any window can overflow to Infinity (which JSON cannot carry)."""
+
+
 def telemetry_report(
     settings: Settings,
     *,
@@ -172,10 +184,11 @@ def telemetry_report(
                         ("memory_included_gb", memory_included_gb),
                         ("memory_overage_usd_per_gb_hour", memory_overage_usd_per_gb_hour),
                         ("overhead_fraction", overhead_fraction)):
-        if value is not None and value < 0:
-            raise BadInputError(f"{name} {value} is negative; give a value >= 0 or leave it out for the default")
-    if idle_util_pct is not None and idle_util_pct > 100:
-        raise BadInputError(f"idle_util_pct {idle_util_pct} is above 100; it is a utilisation percentage")
+        if value is not None and not 0 <= value <= REPORT_ARGUMENT_MAX[name]:
+            raise BadInputError(
+                f"{name} {value} is outside 0..{REPORT_ARGUMENT_MAX[name]:g}; give a value in that range or leave it out "
+                "for the default"
+            )
     t = report_thresholds()
     p = prices()
     used = PricesUsed(

@@ -29,7 +29,7 @@ EndArg = Annotated[str | None, Field(description="Window end, exclusive: ISO 860
 
 def register(mcp: MCPServer, app: App) -> None:
     from ..telemetry.queries import GpuList, HostList, TelemetrySeries
-    from ..telemetry.report import TelemetryReport
+    from ..telemetry.report import REPORT_ARGUMENT_MAX, TelemetryReport
 
     def where(engine: str | None, spark_master: str | None) -> dict[str, str | None]:
         """The engine a call runs on: its arguments, else the server's settings."""
@@ -99,11 +99,11 @@ def register(mcp: MCPServer, app: App) -> None:
             Literal["gpu", "host", "model", "pod", "namespace"], Field(description="One row per GPU, host, model, pod or namespace.")
         ] = "gpu",
         idle_util_pct: Annotated[float | None, Field(ge=0, le=100, description="A GPU under this utilisation most of the window is idle (default 5).")] = None,
-        hot_margin_c: Annotated[float | None, Field(ge=0, description="Hot: max temperature within this many C of the slowdown temperature (default 5).")] = None,
-        gpu_hour_usd: Annotated[float | None, Field(ge=0, description="Price of one effective GPU-hour (default 2.50).")] = None,
-        memory_included_gb: Annotated[float | None, Field(ge=0, description="GPU memory included in the price, GB (default 16).")] = None,
-        memory_overage_usd_per_gb_hour: Annotated[float | None, Field(ge=0, description="Price per GB-hour above the included memory (default 0.10).")] = None,
-        overhead_fraction: Annotated[float | None, Field(ge=0, description="Cluster overhead added to the cost (default 0.05).")] = None,
+        hot_margin_c: Annotated[float | None, Field(ge=0, le=REPORT_ARGUMENT_MAX["hot_margin_c"], description="Hot: max temperature within this many C of the slowdown temperature (default 5).")] = None,
+        gpu_hour_usd: Annotated[float | None, Field(ge=0, le=REPORT_ARGUMENT_MAX["gpu_hour_usd"], description="Price of one effective GPU-hour (default 2.50).")] = None,
+        memory_included_gb: Annotated[float | None, Field(ge=0, le=REPORT_ARGUMENT_MAX["memory_included_gb"], description="GPU memory included in the price, GB (default 16).")] = None,
+        memory_overage_usd_per_gb_hour: Annotated[float | None, Field(ge=0, le=REPORT_ARGUMENT_MAX["memory_overage_usd_per_gb_hour"], description="Price per GB-hour above the included memory (default 0.10).")] = None,
+        overhead_fraction: Annotated[float | None, Field(ge=0, le=REPORT_ARGUMENT_MAX["overhead_fraction"], description="Cluster overhead added to the cost (default 0.05).")] = None,
         engine: EngineArg = None,
         spark_master: MasterArg = None,
     ) -> TelemetryReport:
