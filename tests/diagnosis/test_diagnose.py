@@ -275,6 +275,30 @@ def test_big_logs_are_hashed_beside_the_scan_and_still_served_from_the_store(
     assert [f.category for f in second.findings] == [f.category for f in first.findings] != []
 
 
+def test_an_unchanged_file_is_answered_before_it_is_read_a_changed_one_is_read_anew(
+    settings_here: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dgx_spark_mcp.diagnosis import diagnose
+
+    path = _write(tmp_path, "executor.log", UDF_LOG)
+    first = diagnose_log(path, settings_here)
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an unchanged file was read again")
+
+    with monkeypatch.context() as m:
+        m.setattr(diagnose, "_parallel_scan", no_reading)
+        m.setattr(diagnose, "store_key", no_reading)  # not even hashed
+        again = diagnose_log(path, settings_here)
+    assert again.from_store and again.content_hash == first.content_hash
+
+    with path.open("a") as f:  # appended to (a log still being written): size and mtime change
+        f.write(YARN_LOG)
+    changed = diagnose_log(path, settings_here)
+    assert changed.from_store is False and changed.content_hash != first.content_hash
+    assert "container_memory_exceeded" in {f.category for f in changed.findings}
+
+
 def test_second_call_is_served_from_the_store(settings_here: Settings, tmp_path: Path) -> None:
     path = _write(tmp_path, "executor.log", UDF_LOG)
     first = diagnose_log(path, settings_here)

@@ -7,7 +7,10 @@ may be gigabytes; the same tables let other tools (``ask``) cite what was found 
 - ``spark_errors``: one row per Spark finding (category, rule, occurrences, lines);
 - ``airflow_failures``: the same for Airflow findings;
 - ``query_plans`` and ``plan_findings``: analysed query plans (keyed by the plan text's hash) and
-  their findings.
+  their findings;
+- ``file_signatures``: the content hash last computed for a file, by its path, size, modification
+  time (ns) and inode, so a file asked about again unchanged is answered before it is read at all
+  (hashing a gigabyte is a pass over it); any change to those four reads and hashes it anew.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from ..settings import Settings
 from ..store import Migration, connect, transaction, utc_naive
 from .findings import DiagnosisFinding
 
-__all__ = ["MIGRATIONS", "content_hash", "load_result", "options_key", "save_plan", "save_result"]
+__all__ = ["MIGRATIONS", "FileSignature", "content_hash", "file_signature", "hash_for_signature", "load_result",
+           "options_key", "save_plan", "save_result"]
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +54,33 @@ MIGRATIONS = (
             f"CREATE TABLE IF NOT EXISTS plan_findings ({_FINDING_COLUMNS})",
         ),
     ),
+    Migration(
+        id="diagnosis_003_file_signatures",
+        statements=(
+            "CREATE TABLE IF NOT EXISTS file_signatures (path VARCHAR PRIMARY KEY, size BIGINT NOT NULL, "
+            "mtime_ns BIGINT NOT NULL, inode BIGINT NOT NULL, content_hash VARCHAR NOT NULL, saved_at_utc TIMESTAMP NOT NULL)",
+        ),
+    ),
 )
 _HASH_READ = 1 << 22
+
+FileSignature = tuple[str, int, int, int]
+"""(resolved path, size, st_mtime_ns, inode) of a file."""
+
+
+def file_signature(path: Path) -> FileSignature:
+    st = path.stat()
+    return (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def hash_for_signature(settings: Settings, signature: FileSignature) -> str | None:
+    """The content hash recorded for a file with exactly this signature, or None."""
+    with connect(settings, MIGRATIONS) as con:
+        row = con.execute(
+            "SELECT content_hash FROM file_signatures WHERE path = ? AND size = ? AND mtime_ns = ? AND inode = ?",
+            list(signature),
+        ).fetchone()
+    return None if row is None else str(row[0])
 
 
 def content_hash(path: Path | None, text: bytes | None = None) -> str:
@@ -94,7 +123,7 @@ def _rows(key: str, options: str, source: str, findings: Iterable[DiagnosisFindi
 
 
 def save_result(settings: Settings, key: str, options: str, source: str, kind: str, result_json: str,
-                findings: list[DiagnosisFinding]) -> None:
+                findings: list[DiagnosisFinding], signature: FileSignature | None = None) -> None:
     now = utc_naive(datetime.now(UTC))
     airflow = [f for f in findings if f.category.startswith("airflow_")]
     spark = [f for f in findings if not f.category.startswith("airflow_")]
@@ -108,6 +137,9 @@ def save_result(settings: Settings, key: str, options: str, source: str, kind: s
             con.executemany(f"INSERT INTO spark_errors VALUES ({marks})", _rows(key, options, source, spark, now))
         if airflow:
             con.executemany(f"INSERT INTO airflow_failures VALUES ({marks})", _rows(key, options, source, airflow, now))
+        if signature is not None:
+            con.execute("DELETE FROM file_signatures WHERE path = ?", [signature[0]])
+            con.execute("INSERT INTO file_signatures VALUES (?, ?, ?, ?, ?, ?)", [*signature, key, now])
     log.debug("stored diagnosis of %s (%s findings)", source, len(findings))
 
 

@@ -161,8 +161,17 @@ def diagnose_log(
         refuse_binary(head, given.label)
         log_kind, detected = resolve_kind(kind, head)
 
-    scan = _parallel_scan(given, log_kind)  # scans while this process hashes
     options = context_store.options_key(kind=kind, hardware=hardware, limit=limit, version=RESULT_VERSION)
+    # An unchanged file (same path, size, modification time and inode as when it was last hashed) is
+    # answered from the store before it is read: hashing a big log is itself a pass over it.
+    signature = context_store.file_signature(given.path) if given.reader is not None and given.path else None
+    known = _known_hash(settings, signature) if signature else None
+    if known is not None:
+        stored = _load_stored(settings, known, options)
+        if stored is not None:
+            return _served(stored, given.label, pasted=False)
+
+    scan = _parallel_scan(given, log_kind)  # scans while this process hashes
     hashing = None
     if scan is None and given.reader is not None and given.reader.stats.compressed_bytes >= HASH_BESIDE_SCAN_BYTES:
         # A big file is hashed in a thread while this one scans it (blake3 releases the GIL):
@@ -209,13 +218,27 @@ def diagnose_log(
         findings=findings[:limit], findings_total=len(findings), hardware=sizing.label if sizing else None,
         content_hash=key, from_store=False, notes=notes,
     )
+    if signature is not None and context_store.file_signature(given.path) != signature:  # type: ignore[arg-type]
+        signature = None  # the file changed while it was read (a log still being written): its hash is no key for it
     try:
-        context_store.save_result(settings, key, options, given.label, log_kind.value, result.model_dump_json(), findings)
+        context_store.save_result(settings, key, options, given.label, log_kind.value, result.model_dump_json(), findings,
+                                  signature)
     except CouldNotDoError as exc:
         # The diagnosis stands without the store (as analyze_query_plan's does): only the instant repeat is lost.
         log.warning("diagnosis of %s not kept in the context store: %s", given.label, exc)
         result.notes.append(f"the result could not be kept in the context store ({exc}); asking again will diagnose anew")
     return result
+
+
+def _known_hash(settings: Settings, signature: Any) -> str | None:
+    """The content hash recorded for this file signature, or None (also when the store cannot be read)."""
+    from . import context_store
+
+    try:
+        return context_store.hash_for_signature(settings, signature)
+    except CouldNotDoError as exc:
+        log.warning("context store not readable, diagnosing anew: %s", exc)
+        return None
 
 
 def _load_stored(settings: Settings, key: str, options: str) -> str | None:

@@ -240,6 +240,7 @@ class TelemetrySeries(BaseModel):
     points: list[SeriesPoint]
     truncated: bool = Field(description="True when more points follow: call again with cursor=next_cursor.")
     next_cursor: str | None
+    note: str | None = Field(default=None, description="Why there are no points, when the store holds nothing yet.")
 
 
 def parse_bucket(bucket: str) -> int:
@@ -276,6 +277,8 @@ def _resolve_gpus(eng: Engine, uuid: str | None, host: str | None, gpu_index: in
     if gpu_index is not None and host is None:
         raise BadInputError(f"gpu_index {gpu_index} needs a host (indexes repeat on every host); add host, or give the uuid")
     rows = _gpu_rows(eng)
+    if not rows and uuid is None and host is None:
+        return []  # every GPU of an empty store: an empty answer that says so, as list_gpus gives
     if not rows:
         raise BadInputError("the telemetry store is empty: ingest DCGM/NVML telemetry first, then query it")
     listing = "; ".join(f"{r[1]} #{r[2]} {r[0]}" for r in rows[:20]) + (" ..." if len(rows) > 20 else "")
@@ -326,6 +329,10 @@ def query_telemetry(
     lo, hi, window = parse_window(start, end, now)
     eng = get_engine(settings, engine, spark_master)
     uuids = _resolve_gpus(eng, uuid, host, gpu_index)
+    if not uuids:
+        return TelemetrySeries(engine=eng.name, gpus=[], metrics=[], window=window, bucket=bucket.strip() if bucket else None,
+                               bucket_seconds=seconds, aggregates=aggs if seconds else [], points=[], truncated=False,
+                               next_cursor=None, note=_EMPTY_NOTE)
     fingerprint = _fingerprint(uuids=uuids, metrics=names, lo=str(lo), hi=str(hi), bucket=seconds, aggs=aggs)
 
     where = [f"uuid IN {_in_list(eng, uuids)}", time_filter(eng, lo, hi)]
