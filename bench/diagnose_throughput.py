@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+HEADER = "24/07/08 04:00:00 INFO CoarseGrainedExecutorBackend: Started daemon with process name: 4242@worker-1\n"
+"""The executor log's first line: what tells its kind."""
 TARGET_SPEED_RATIO = 0.5
 TARGET_PEAK_RSS_MB = 300
 INFO_TEMPLATES = (
@@ -93,9 +95,8 @@ def write_log(path: Path, target_bytes: int, seed: int = 7, failure_every: int =
     injected = {"failures": 0}
     written = 0
     with path.open("w", encoding="utf-8") as f:
-        header = "24/07/08 04:00:00 INFO CoarseGrainedExecutorBackend: Started daemon with process name: 4242@worker-1\n"
-        f.write(header)
-        written += len(header)
+        f.write(HEADER)
+        written += len(HEADER)
         i = 0
         while written < target_bytes:
             text = blocks[i % len(blocks)]
@@ -114,9 +115,8 @@ def _write_error_heavy(path: Path, target_bytes: int, seed: int, failure_every: 
     injected = {"failures": 0}
     written = 0
     with path.open("w", encoding="utf-8") as f:
-        header = "24/07/08 04:00:00 INFO CoarseGrainedExecutorBackend: Started daemon with process name: 4242@worker-1\n"
-        f.write(header)
-        written += len(header)
+        f.write(HEADER)
+        written += len(HEADER)
         i = 0
         while written < target_bytes:
             lines = []

@@ -36,6 +36,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait_for_port(proc: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {proc.communicate()[1].decode()[-2000:]}") from None
+            time.sleep(0.1)
+
+
 @contextmanager
 def serving(transport: str, env: dict[str, str], cwd: Path, *extra: str) -> Iterator[str]:
     port = _free_port()
@@ -44,15 +56,7 @@ def serving(transport: str, env: dict[str, str], cwd: Path, *extra: str) -> Iter
         env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {proc.communicate()[1].decode()[-2000:]}") from None
-                time.sleep(0.1)
+        _wait_for_port(proc, port)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
@@ -138,14 +142,7 @@ def _listening(server_env: dict[str, str], cwd: Path, *extra: str) -> tuple[set[
     proc = subprocess.Popen(server_command("serve", "--transport", "streamable-http", "--port", str(port), *extra),
                             env=server_env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
+        _wait_for_port(proc, port)
         bound = {conn.laddr.ip for conn in psutil.Process(proc.pid).net_connections("inet") if conn.status == "LISTEN"}
     finally:
         proc.terminate()
