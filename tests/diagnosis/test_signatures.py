@@ -118,12 +118,17 @@ def test_fallbacks_use_the_vocabulary_and_name_the_exception_in_their_titles() -
         (r"\{dagbag\.py:\d+\}\}? ERROR - Failed to import: (?P<file>\S+)", " ERROR - Failed to import: "),
         (r"OOMKilled|exit code 137", None),  # a top-level alternative: no literal is required
         (r"(?:a|b)+", None),
+        (r"took \d{3,5}ms", "took "),  # a counted repeat's digits are no text to find
+        (r"(?i)out of memory", None),  # the literal pass is case-sensitive
     ],
 )
 def test_required_literal(pattern: str, literal: str | None) -> None:
     from dgx_spark_mcp.diagnosis.signatures import required_literal
 
     assert required_literal(pattern) == literal
+    for text in ("stage took 1234ms", "Executor OUT OF MEMORY"):  # a match holds the literal
+        if re.search(pattern, text):
+            assert literal is None or literal in text
     if literal is not None:  # what a pattern matches always holds its literal
         for example in (s for sig in SIGNATURES for s in sig.examples.passing):
             found = re.search(pattern, example)

@@ -275,8 +275,11 @@ _CLASS_ESCAPES = "dDsSwWbBAZzG0123456789"
 def required_literal(pattern: str) -> str | None:
     """The longest run of plain characters ``pattern`` cannot match without, or None when it has none.
 
-    Only text outside groups counts, and none when the pattern has a top-level ``|``; a character
-    followed by a quantifier is not required.  Conservative: an unusual construct only ends a run."""
+    Only text outside groups counts, and none when the pattern has a top-level ``|`` or ignores case
+    (the literal pass is case-sensitive); a character followed by a quantifier is not required.
+    Conservative: an unusual construct only ends a run."""
+    if re.compile(pattern).flags & re.IGNORECASE:
+        return None
     runs: list[str] = []
     run: list[str] = []
     depth = i = 0
@@ -300,6 +303,10 @@ def required_literal(pattern: str) -> str | None:
             run = run[:-1]  # the character before is optional (or repeated): not part of a required run
             runs.append("".join(run))
             run = []
+            if char == "{":  # {m,n}: its digits are no text to find
+                close = pattern.find("}", i)
+                i = len(pattern) if close < 0 else close + 1
+                continue
         elif char == "(":
             depth += 1
             runs.append("".join(run))
