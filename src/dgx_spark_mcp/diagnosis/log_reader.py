@@ -107,9 +107,9 @@ MAX_LINE_CHARS = 4_000
 _PROGRESS = re.compile(r"\[Stage \d+:[=> ]*\(\d+ \+ \d+\)(?: / \d+)?\]")
 _RECORD_START = re.compile(rb"(?:\d{2}/\d{2}/\d{2}|\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}:\d{2}")
 _FRAME_RUN = re.compile(rb"(?:[\t ]+at [^\r\n]*\n)+")
+"""Consecutive Java frames; a line with a carriage return (a redrawn progress bar) is read one by one."""
 _NEXT_RECORD = re.compile(rb"\n(?=(?:\d{2}/\d{2}/\d{2}|\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}:\d{2}|Exception in thread \")")
 """The newline before the next line that begins a Spark-log record (see :func:`_opens_spark_record`)."""
-"""Consecutive Java frames; a line with a carriage return (a redrawn progress bar) is read one by one."""
 _PYTHON_ERROR = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)\b(?::.*)?$")
 _PYTHON_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
 _NOT_CAUSES = ("Traceback", "During handling", "The above exception", "...", "Suppressed:", "Driver stacktrace:")
