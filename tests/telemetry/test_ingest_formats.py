@@ -249,9 +249,9 @@ def _long_line(ts: str, uuid: str, driver: str) -> str:
 
 def test_driver_versions_come_from_a_head_that_grows_until_every_gpu_has_one(
         settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dgx_spark_mcp.telemetry import ingest as ingest_module
+    from dgx_spark_mcp.telemetry import csv_exports
 
-    monkeypatch.setattr(ingest_module, "DRIVER_HEAD_ROWS", (2, 4))
+    monkeypatch.setattr(csv_exports, "DRIVER_HEAD_ROWS", (2, 4))
     header = "timestamp,metric_name,gpu_id,device,uuid,modelName,Hostname,container,pod,namespace,value,labels_raw\n"
     gpus = [f"GPU-0000000{i}-0000-0000-0000-000000000000" for i in range(4)]
     # GPU 2 first appears on row 3 (found by the second, longer head); GPU 3 only on row 6 (past every head).

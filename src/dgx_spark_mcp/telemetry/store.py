@@ -18,8 +18,10 @@ a reader sees a batch completely or not at all, and an ingest killed midway leav
 and ``batch`` becomes a partition column).
 
 Each sample is stored once: a batch keeps one row per (ts, uuid, metric) and drops those already
-stored, under ``ingest.lock``, so two processes ingesting the same file store it once.
-Timestamps are UTC, stored as TIMESTAMP without a zone (Spark reads them as TIMESTAMP_NTZ).
+stored, under ``ingest.lock``, so two processes ingesting the same file store it once.  Only the
+batches whose ``_gpus.parquet`` has one of the new batch's GPUs within its time range are read
+for that (:mod:`.batches` writes a batch).  Timestamps are UTC, stored as TIMESTAMP without a zone
+(Spark reads them as TIMESTAMP_NTZ).
 """
 
 from __future__ import annotations
@@ -32,11 +34,9 @@ import shutil
 import tempfile
 import threading
 import time
-import uuid as uuidlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,6 +45,8 @@ from ..settings import Settings
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
+
+    from .batches import Summary
 
 __all__ = [
     "SAMPLE_COLUMNS",
@@ -83,7 +85,6 @@ LATEST_COLUMNS: dict[str, str] = {"uuid": "VARCHAR", "metric": "VARCHAR", "ts": 
 
 INGEST_LOCK_WAIT_S = 600.0
 """How long a commit waits for another process's ingest to finish before giving up."""
-_ROW_GROUP = 122_880
 
 
 @dataclass(frozen=True)
@@ -93,22 +94,24 @@ class CommitResult:
     rows_in: int
     stored: int
     duplicates: int
+    compared_batches: int = 0
+    """Stored batches read to find samples already stored: those holding one of these GPUs in this time range."""
+    repeated: int = 0
+    """Of ``duplicates``, the samples that repeated a key of the same batch (the rest were stored already)."""
 
 
 def _empty(columns: dict[str, str]) -> str:
     return "SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in columns.items()) + " WHERE false"
 
 
-def _sql_path(path: Path) -> str:
+def sql_path(path: Path) -> str:
+    """``path`` as a SQL string literal."""
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def sql_list(paths: Sequence[Path | str]) -> str:
+    """``paths`` as a SQL list of string literals."""
+    return "[" + ", ".join(sql_path(Path(p)) for p in paths) + "]"
 
 
 class TelemetryStore:
@@ -142,7 +145,7 @@ class TelemetryStore:
         files = self._files(name)
         if not files:
             return f"({_empty(columns)})"
-        listed = ", ".join(_sql_path(f) for f in files)
+        listed = ", ".join(sql_path(f) for f in files)
         return f"read_parquet([{listed}], hive_partitioning = false)"
 
     @contextmanager
@@ -202,104 +205,34 @@ class TelemetryStore:
                 log.info("removing %s, left by an ingest that did not finish", leftover)
                 shutil.rmtree(leftover, ignore_errors=True)
 
-    def commit(self, con: DuckDBPyConnection, relation: str, *, driver: dict[str, str] | None = None) -> CommitResult:
+    def commit(self, con: DuckDBPyConnection, relation: str, *, driver: dict[str, str] | None = None,
+               summary: Summary | None = None, phase: Callable[[str], None] | None = None) -> CommitResult:
         """Store the rows of ``relation`` (a subquery, or the name of a temp table used in place, with at least
-        :data:`SAMPLE_COLUMNS`) as one batch.
+        :data:`SAMPLE_COLUMNS`) as one batch, sorted by (uuid, metric, ts) (see :mod:`.batches`).
 
         Must be called inside :meth:`ingest_lock`.  Rows whose (ts, uuid, metric) is stored already, or
         repeats within ``relation``, are dropped.  Returns how many were stored.  ``driver`` maps a GPU
-        uuid to its driver version, when the source says it.
+        uuid to its driver version, when the source says it.  ``summary``: the caller's
+        :func:`.batches.summarise` of ``relation`` (a table whose every row has its key), made
+        outside the lock; ``phase`` is told what the commit is doing.
         """
-        batch = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + uuidlib.uuid4().hex[:8]
-        columns = ", ".join(SAMPLE_COLUMNS)
-        if relation.isidentifier():
-            # A table of the caller's: used in place (copying 10 M rows costs about a second), keyless rows deleted.
-            con.execute(f"DELETE FROM {relation} WHERE ts IS NULL OR uuid IS NULL OR metric IS NULL")
-            incoming = relation
-        else:
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT {columns} FROM {relation} "
-                "WHERE ts IS NOT NULL AND uuid IS NOT NULL AND metric IS NOT NULL"
-            )
-            incoming = "_incoming"
-        rows_in = _count(con, incoming)
-        if rows_in == 0:
-            return CommitResult(batch=None, rows_in=0, stored=0, duplicates=0)
-        # Each (uuid, metric) series gets a dense integer rank in (uuid, metric) order.  Sorting and
-        # hashing on (rank, ts) instead of (uuid, metric, ts) strings costs about half the CPU of a
-        # 10 M-row commit (bench/telemetry.py), and orders the rows exactly the same way.
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _series AS SELECT uuid, metric, "
-            "(row_number() OVER (ORDER BY uuid, metric))::BIGINT AS series "
-            f"FROM (SELECT DISTINCT uuid, metric FROM {incoming})"
-        )
-        # (series << 64) + epoch_us(ts) is one HUGEINT per key, distinct exactly when the keys are
-        # (epoch_us fits in 64 bits signed).  An export rarely repeats a key, so a count of distinct keys
-        # (one hash aggregate) replaces the windowed dedupe, which is only run when it finds repeats.
-        keyed = f"{incoming} i JOIN _series USING (uuid, metric)"
-        distinct = con.execute(
-            f"SELECT count(DISTINCT (series::HUGEINT << 64) + epoch_us(i.ts)) FROM {keyed}"
-        ).fetchone()
-        fresh = incoming
-        if not distinct or int(distinct[0]) != rows_in:
-            # One row per key within the batch; which of the repeats is kept is not specified.
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _fresh AS SELECT {columns} FROM {incoming} "
-                "QUALIFY row_number() OVER (PARTITION BY ts, uuid, metric) = 1"
-            )
-            fresh = "_fresh"
-        lo, hi = con.execute(f"SELECT min(ts), max(ts) FROM {fresh}").fetchone() or (None, None)
-        stored_before = self.source("samples")
-        overlap = con.execute(
-            f"SELECT count(*) FROM {stored_before} WHERE ts BETWEEN ? AND ?", [lo, hi]
-        ).fetchone()
-        if overlap and overlap[0]:
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _new AS SELECT f.* FROM {fresh} f ANTI JOIN "
-                f"(SELECT ts, uuid, metric FROM {stored_before} WHERE ts BETWEEN ? AND ?) s USING (ts, uuid, metric)",
-                [lo, hi],
-            )
-            fresh = "_new"
-        stored = _count(con, fresh)
-        if stored == 0:
-            return CommitResult(batch=None, rows_in=rows_in, stored=0, duplicates=rows_in)
-        self._write_batch(con, fresh, batch, driver or {})
-        return CommitResult(batch=batch, rows_in=rows_in, stored=stored, duplicates=rows_in - stored)
+        from .batches import summarise, write_batch  # batches imports this module
 
-    def _write_batch(self, con: DuckDBPyConnection, fresh: str, batch: str, driver: dict[str, str]) -> None:
-        staging = self.staging_dir / batch
-        staging.mkdir(parents=True)
-        columns = ", ".join(f"f.{c}" for c in SAMPLE_COLUMNS)
-        con.execute(
-            f"COPY (SELECT {columns} FROM {fresh} f JOIN _series USING (uuid, metric) ORDER BY series, f.ts) "
-            f"TO {_sql_path(staging / 'part-0.parquet')} "
-            f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {_ROW_GROUP})"
-        )
-        con.execute("CREATE OR REPLACE TEMP TABLE _driver (uuid VARCHAR, driver VARCHAR)")
-        if driver:
-            con.executemany("INSERT INTO _driver VALUES (?, ?)", list(driver.items()))
-        con.execute(
-            "COPY (SELECT f.uuid, arg_max(f.host, f.ts) AS host, arg_max(f.gpu_index, f.ts) AS gpu_index, "
-            "arg_max(f.model, f.ts) AS model, any_value(d.driver) AS driver, min(f.ts) AS first_seen, "
-            f"max(f.ts) AS last_seen, count(*) AS samples FROM {fresh} f LEFT JOIN _driver d USING (uuid) "
-            f"GROUP BY f.uuid ORDER BY f.uuid) TO {_sql_path(staging / '_gpus.parquet')} (FORMAT parquet)"
-        )
-        con.execute(
-            f"COPY (SELECT uuid, metric, max(ts) AS ts, arg_max(value, ts) AS value FROM {fresh} "
-            f"GROUP BY uuid, metric ORDER BY uuid, metric) TO {_sql_path(staging / '_latest.parquet')} (FORMAT parquet)"
-        )
-        for written in staging.iterdir():
-            with written.open("rb") as handle:
-                os.fsync(handle.fileno())
-        _fsync_dir(staging)
-        self.samples_dir.mkdir(parents=True, exist_ok=True)
-        os.rename(staging, self.samples_dir / f"batch={batch}")  # the commit: atomic on one filesystem
-        _fsync_dir(self.samples_dir)
-
-
-def _count(con: DuckDBPyConnection, table: str) -> int:
-    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-    return int(row[0]) if row else 0
+        if summary is None:
+            if relation.isidentifier():
+                # A table of the caller's: used in place (copying 10 M rows costs about a second), keyless rows deleted.
+                con.execute(f"DELETE FROM {relation} WHERE ts IS NULL OR uuid IS NULL OR metric IS NULL")
+                table = relation
+            else:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT {', '.join(SAMPLE_COLUMNS)} FROM {relation} "
+                    "WHERE ts IS NOT NULL AND uuid IS NOT NULL AND metric IS NOT NULL"
+                )
+                table = "_incoming"
+            summary = summarise(con, table)
+        elif summary.table != relation:
+            raise ValueError(f"the summary given is of {summary.table}, not of {relation}")
+        return write_batch(self, con, summary, driver or {}, phase or (lambda what: None))
 
 
 def _memory_connection() -> DuckDBPyConnection:
@@ -309,10 +242,6 @@ def _memory_connection() -> DuckDBPyConnection:
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     con.execute("SET TimeZone = 'UTC'")
     return con
-
-
-def _sql_list(paths: Sequence[Path | str]) -> str:
-    return "[" + ", ".join(_sql_path(Path(p)) for p in paths) + "]"
 
 
 SPILL_DIR = Path(tempfile.gettempdir()) / "dgx-spark-mcp-duckdb"
@@ -328,10 +257,10 @@ def confined_connection(directories: Sequence[Path], files: Sequence[Path] = ())
     it back on or to widen the lists while the database runs.
     """
     con = _memory_connection()
-    con.execute(f"SET temp_directory = {_sql_path(SPILL_DIR)}")
-    con.execute(f"SET allowed_directories = {_sql_list([*directories, SPILL_DIR])}")
+    con.execute(f"SET temp_directory = {sql_path(SPILL_DIR)}")
+    con.execute(f"SET allowed_directories = {sql_list([*directories, SPILL_DIR])}")
     if files:
-        con.execute(f"SET allowed_paths = {_sql_list(files)}")
+        con.execute(f"SET allowed_paths = {sql_list(files)}")
     con.execute("SET enable_external_access = false")
     return con
 
