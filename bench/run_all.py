@@ -2,8 +2,8 @@
 
     python bench/run_all.py [--quick] [--only load,cold_start] [--timeout S] [--out FILE] [--markdown]
 
-Each bench/*.py script (not this one, not the data generator telemetry_data.py) runs in its own
-subprocess with this interpreter, in an empty temporary working directory, under a per-script
+Each bench/*.py script (not this one, nor the input makers telemetry_data.py and agent_inputs.py) runs
+in its own subprocess with this interpreter, in an empty temporary working directory, under a per-script
 timeout; each prints one JSON object on stdout. The report (JSON) holds, per script, the
 command, its wall seconds, the exit code, and the parsed JSON or, when there is none, the tail
 of its output. It is written to ``--out`` (default: a new file under the system temp dir, never
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
-NOT_BENCHMARKS = {"run_all.py", "telemetry_data.py"}
+NOT_BENCHMARKS = {"run_all.py", "telemetry_data.py", "agent_inputs.py"}
 QUICK_ARGS: dict[str, list[str]] = {
     # Scripts without --quick: small sizes for a smoke run (each flag is passed only if declared).
     "check_config.py": ["--runs", "3"],

@@ -35,8 +35,7 @@ def test_inspector_lists_every_tool_with_a_description(tmp_path: Path, server_en
     assert {"detect_hardware", "list_hardware_profiles", "check_gpu_availability"} <= set(tools)
     for tool in tools.values():
         assert tool["description"] and "\n" not in tool["description"]
-        if tool["name"] != "plot_telemetry":  # its result is an image, not structured output
-            assert tool["outputSchema"]["type"] == "object"
+        assert tool["outputSchema"]["type"] == "object"
 
 
 def test_inspector_calls_detect_hardware(tmp_path: Path, server_env: dict[str, str]) -> None:

@@ -19,21 +19,18 @@ pytestmark = pytest.mark.anyio
 TOOLS = {
     "detect_hardware", "list_hardware_profiles", "check_gpu_availability", "optimize_spark_config",
     "check_spark_config", "estimate_resources", "analyze_event_log", "diagnose_log", "analyze_query_plan",
-    "ingest_telemetry", "sample_gpus", "list_gpus", "list_hosts", "query_telemetry", "telemetry_report", "plot_telemetry",
+    "ingest_telemetry", "sample_gpus", "list_gpus", "query_telemetry", "telemetry_report", "ask", "engine_status",
 }
 WRITERS = {"ingest_telemetry", "sample_gpus"}
 """Tools that add to the telemetry store: not read-only, never destructive."""
-IMAGES = {"plot_telemetry"}
-"""Tools whose result is image content rather than structured output."""
 
 
 async def test_every_tool_has_description_described_args_output_schema_and_annotations(client: Client) -> None:
     tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert TOOLS <= set(tools)
+    assert TOOLS == set(tools)
     for tool in tools.values():
         assert tool.description and len(tool.description) > 40, tool.name
-        if tool.name not in IMAGES:
-            assert tool.output_schema and tool.output_schema.get("type") == "object", tool.name
+        assert tool.output_schema and tool.output_schema.get("type") == "object", tool.name
         assert tool.annotations is not None, tool.name
         assert tool.annotations.read_only_hint is (tool.name not in WRITERS), tool.name
         assert tool.annotations.destructive_hint is not True, tool.name
@@ -51,10 +48,17 @@ async def test_detect_hardware_here_is_an_honest_no_gpu_snapshot(client: Client)
 
 async def test_detect_hardware_on_a_recorded_dgx_h100(settings: Settings, machine: Any) -> None:
     async with Client(build_server(settings, nvml=machine("dgx-h100"))) as c:
-        snap = structured(await c.call_tool("detect_hardware", {}))
+        snap = structured(await c.call_tool("detect_hardware", {"detail": "full"}))
+        brief = structured(await c.call_tool("detect_hardware", {}))
     assert snap["source"] == "nvml" and len(snap["gpus"]) == 8 and len(snap["topology"]) == 28
     assert snap["gpus"][7]["mig_enabled"] is True
     assert snap["gpu_stack"]["driver_version"] == "550.90.07"
+    # The summary: the same GPUs with what decides where a job runs, the 28 pairs said in one line, and what it left out.
+    assert [g["uuid"] for g in brief["gpus"]] == [g["uuid"] for g in snap["gpus"]] and "topology" not in brief
+    assert sum(int(line.split()[0]) for line in brief["topology_summary"]) == 28
+    assert all(" pairs" in line and "NVLink through NVSwitch, P2P read ok" in line for line in brief["topology_summary"])
+    assert brief["gpus"][0]["memory"] == snap["gpus"][0]["memory"] and "pci_bus_id" not in brief["gpus"][0]
+    assert "detail='full'" in brief["more"]
 
 
 async def test_detect_hardware_for_a_profile(client: Client) -> None:
@@ -70,7 +74,11 @@ async def test_unknown_profile_is_an_error_result_the_agent_can_read(client: Cli
 
 
 async def test_list_hardware_profiles_carries_sources(client: Client) -> None:
-    profiles = structured(await client.call_tool("list_hardware_profiles", {}))["profiles"]
+    briefs = structured(await client.call_tool("list_hardware_profiles", {}))["profiles"]
+    h100 = next(p for p in briefs if p["name"] == "dgx-h100")
+    assert h100["gpus"].startswith("8 x NVIDIA H100 80GB HBM3, 80 GiB") and h100["memory_gib"] > 1000
+    profiles = structured(await client.call_tool("list_hardware_profiles", {"detail": "full"}))["specs"]
+    assert [p["name"] for p in profiles] == [b["name"] for b in briefs]
     spark = next(p for p in profiles if p["name"] == "dgx-spark")
     assert spark["cpu"]["cores"] == {"value": 20, "source": spark["cpu"]["cores"]["source"]}
     assert spark["gpu"]["memory_bandwidth_gb_s"]["source"]

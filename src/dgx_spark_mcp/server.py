@@ -23,18 +23,7 @@ from .resources import hardware as hardware_resources
 from .resources import spark as spark_resources
 from .resources import telemetry as telemetry_resources
 from .settings import Settings
-from .tools import checker as checker_tools
-from .tools import diagnosis as diagnosis_tools
-from .tools import estimator as estimator_tools
-from .tools import eventlog as eventlog_tools
-from .tools import hardware as hardware_tools
-from .tools import plans as plan_tools
-from .tools import reasoning as reasoning_tools
-from .tools import telemetry_ingest as telemetry_ingest_tools
-from .tools import telemetry_plot as telemetry_plot_tools
-from .tools import telemetry_query as telemetry_query_tools
-from .tools import telemetry_sample as telemetry_sample_tools
-from .tools import tuning as tuning_tools
+from .tools.catalog import lazy_tools
 
 __all__ = ["Transport", "build_server", "run"]
 
@@ -42,18 +31,15 @@ log = logging.getLogger(__name__)
 Transport = Literal["stdio", "streamable-http", "sse"]
 
 INSTRUCTIONS = """\
-dgx-spark-mcp answers questions about NVIDIA GPU machines and Apache Spark jobs.
-Start with detect_hardware (this machine) or list_hardware_profiles (machines you plan for).
-For a Spark job: optimize_spark_config writes a configuration (RAPIDS on GPUs), check_spark_config
-reviews an existing one, estimate_resources sizes a job before it runs, analyze_event_log tunes it
-from what it did; diagnose_log and analyze_query_plan explain failures and slow plans.
-For GPU telemetry: ingest_telemetry imports DCGM CSV or Prometheus text, sample_gpus records this
-machine's GPUs; list_gpus / list_hosts show what is stored, query_telemetry returns series,
-telemetry_report usage, health and cost, plot_telemetry a chart.
-ask answers a free-form question with a model on this machine from those tools' findings (cited by
-id); with no local engine it returns the findings for you to reason on. engine_status says which.
-'DGX Spark' is NVIDIA's GB10 desktop, not Apache Spark. Fields a GPU does not support are null
-and listed under 'unavailable': never read them as zero."""
+dgx-spark-mcp: NVIDIA GPU machines and Apache Spark jobs.
+Machines: detect_hardware (this one, or a profile), list_hardware_profiles, check_gpu_availability.
+Spark: optimize_spark_config writes a configuration (RAPIDS on GPUs), check_spark_config reviews one,
+estimate_resources sizes a job; analyze_event_log, diagnose_log and analyze_query_plan say why a job
+failed or is slow. GPU telemetry: ingest_telemetry, sample_gpus, list_gpus, query_telemetry (a chart
+on request), telemetry_report. ask: a model on this machine answers from those findings.
+Answers are summaries: detail='full', a larger limit or the cursor give the rest.
+'DGX Spark' is NVIDIA's GB10 desktop, not Apache Spark. A GPU field that is absent and listed under
+'unavailable' is not supported there: never read it as zero."""
 
 
 def build_server(settings: Settings, nvml: Any | None = None) -> MCPServer:
@@ -67,19 +53,8 @@ def build_server(settings: Settings, nvml: Any | None = None) -> MCPServer:
         instructions=INSTRUCTIONS,
         log_level=settings.log_level,
         subscriptions=bus,
+        tools=lazy_tools(app),
     )
-    hardware_tools.register(mcp, app)
-    estimator_tools.register(mcp, app)
-    tuning_tools.register(mcp, app)
-    checker_tools.register(mcp, app)
-    eventlog_tools.register(mcp, app)
-    diagnosis_tools.register(mcp, app)
-    plan_tools.register(mcp, app)
-    telemetry_ingest_tools.register(mcp, app)
-    telemetry_sample_tools.register(mcp, app)
-    telemetry_query_tools.register(mcp, app)
-    telemetry_plot_tools.register(mcp, app)
-    reasoning_tools.register(mcp, app)
     hardware_resources.register(mcp, app)
     spark_resources.register(mcp, app)
     diagnosis_resources.register(mcp, app)

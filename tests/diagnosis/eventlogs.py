@@ -148,3 +148,36 @@ class SyntheticLog:
     def write(self, path: Path, *, end: bool = True) -> Path:
         path.write_text("\n".join(self.lines(end=end)) + "\n", encoding="utf-8")
         return path
+
+
+def many_stage_log(path: Path, stages: int = 40, tasks_per_stage: int = 50) -> Path:
+    """Many stages of skewed tasks failing of three causes (heap, fetch, container kill), a failed last job,
+    spill and GC: more findings, stages and failure groups than a summary lists (the shape of the
+    agent-tokens bench's event log)."""
+    import random
+
+    rng = random.Random(11)
+    log = SyntheticLog(executors=16, properties={"spark.executor.memory": "8g", "spark.executor.cores": "4",
+                                                 "spark.sql.shuffle.partitions": "200"})
+    reasons = [
+        {"Reason": "ExceptionFailure", "Class Name": "java.lang.OutOfMemoryError", "Description": "Java heap space",
+         "Stack Trace": [], "Full Stack Trace": "java.lang.OutOfMemoryError: Java heap space\n\tat x.y(Z.java:1)"},
+        {"Reason": "FetchFailed", "Block Manager Address": {"Executor ID": "3", "Host": "worker-3", "Port": 7337},
+         "Shuffle ID": 1, "Map ID": 2, "Map Index": 2, "Reduce ID": 3, "Message": "Failed to connect to worker-3:7337"},
+        {"Reason": "ExecutorLostFailure", "Executor ID": "5", "Exit Caused By App": True,
+         "Loss Reason": "Container killed by YARN for exceeding memory limits. 9.1 GB of 9 GB physical memory used"},
+    ]
+    for stage in range(stages):
+        tasks = []
+        for n in range(tasks_per_stage):
+            ms = rng.randint(200, 2000) * (40 if n == 0 and stage % 3 == 0 else 1)
+            task: dict[str, Any] = {"ms": ms, "gc_ms": ms // (3 if stage % 5 == 0 else 20), "input": 64 << 20,
+                                    "shuffle_read": (512 << 20) if n == 0 else (8 << 20), "shuffle_write": 4 << 20}
+            if stage % 4 == 1:
+                task |= {"memory_spilled": 256 << 20, "disk_spilled": 64 << 20}
+            if n % 97 == 5:
+                task["reason"] = reasons[(stage + n) % len(reasons)]
+            tasks.append(task)
+        failure = "Job aborted due to stage failure: Task 5 in stage failed 4 times" if stage == stages - 1 else None
+        log.stage(stage, tasks, parents=(stage - 1,) if stage else (), failure=failure)
+    return log.write(path)

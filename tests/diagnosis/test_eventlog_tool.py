@@ -21,7 +21,8 @@ LOG = "gpu_oom_eventlog.zstd"
 @pytest.mark.anyio
 async def test_the_tool_reads_a_log_under_the_allowed_roots(client: Client, tmp_path: Path) -> None:
     shutil.copyfile(CORPUS / LOG, tmp_path / LOG)
-    result = structured(await client.call_tool("analyze_event_log", {"path": str(tmp_path / LOG), "limit": 3}))
+    result = structured(await client.call_tool("analyze_event_log", {"path": str(tmp_path / LOG), "limit": 3,
+                                                                      "detail": "full"}))
     raw = raw_events(CORPUS / LOG)
     assert result["app"]["app_id"] == of_type(raw, "SparkListenerApplicationStart")[0]["App ID"]
     assert result["totals"]["tasks"] == len(of_type(raw, "SparkListenerTaskEnd"))

@@ -21,13 +21,13 @@ UDF_PLAN = PLANS / "formatted" / "spark355_python_udf__sql0.txt"
 
 @pytest.mark.anyio
 async def test_tool_reads_pasted_plan_text(client: Client) -> None:
-    result = structured(await client.call_tool("analyze_query_plan", {"plan": UDF_PLAN.read_text()}))
+    result = structured(await client.call_tool("analyze_query_plan", {"plan": UDF_PLAN.read_text(), "detail": "full"}))
     assert result["source"] == "text" and result["form"] == "formatted"
     assert [f["category"] for f in result["findings"]] == ["python_udf"]
     evidence = result["findings"][0]["evidence"][0]
     assert evidence["plan_node"] == 3 and evidence["lines"] == ["(3) BatchEvalPython"]
     assert result["summary"]["scans"][0]["format"] == "parquet" and not result["summary"]["accelerated"]
-    assert result["nodes_truncated"] is False and len(result["nodes"]) == result["summary"]["node_count"] == 6
+    assert "next_cursor" not in result and len(result["nodes"]) == result["summary"]["node_count"] == 6
 
 
 @pytest.mark.anyio

@@ -15,7 +15,8 @@ from dgx_spark_mcp.hardware import list_profiles
 from dgx_spark_mcp.optimizers.checker import check_config
 from dgx_spark_mcp.optimizers.config import TuneRequest, optimize
 from dgx_spark_mcp.optimizers.config_sources import parse_conf_text, parse_submit
-from dgx_spark_mcp.optimizers.models import DeployMode, SparkConfig, Workload
+from dgx_spark_mcp.optimizers.models import ConfigEntry, DeployMode, OutputForm, SparkConfig, Workload
+from dgx_spark_mcp.optimizers.output import render_output
 from dgx_spark_mcp.optimizers.rapids import shuffle_manager_class, task_gpu_amount
 from dgx_spark_mcp.optimizers.sizes import parse_spark_size
 
@@ -73,20 +74,26 @@ def check_within_hardware(c: SparkConfig) -> None:
         assert 1 <= int(c.conf["spark.rapids.sql.concurrentGpuTasks"]) <= 4
 
 
+def form(c: SparkConfig, output: OutputForm) -> str:
+    """The configuration in another form, rendered from its key map as the tool renders the one asked for."""
+    entries = [ConfigEntry(key=k, value=value, reason=reason, ref=ref) for k, (value, reason, ref) in c.config.items()]
+    return render_output(output, entries, c.deploy_mode, c.plan, c.gpu_enabled, c.spark_version)
+
+
 def check_forms_agree(c: SparkConfig) -> None:
     """spark-defaults.conf, spark-submit and the manifest each carry exactly the key map."""
-    assert [e.key for e in c.entries] == list(c.conf)
-    assert all(e.reason and e.reference for e in c.entries)
-    as_conf = {k: e.value for k, e in parse_conf_text(c.spark_defaults_conf).winners().items()}
+    assert all(reason and ref in c.references for _, reason, ref in c.config.values())
+    assert c.rendered == form(c, c.output)
+    as_conf = {k: e.value for k, e in parse_conf_text(form(c, "conf")).winners().items()}
     assert as_conf == c.conf
-    submitted = {k: e.value for k, e in parse_submit(c.spark_submit).winners().items()}
+    submitted = {k: e.value for k, e in parse_submit(form(c, "submit")).winners().items()}
     if c.deploy_mode is not DeployMode.LOCAL:  # the cluster manager's URL, a placeholder to fill in
         assert submitted.pop("spark.master")
     if c.gpu_enabled:  # the plugin jar the user supplies, named in the command but not a tuned key
         assert submitted.pop("spark.jars") == "rapids-4-spark.jar"
     assert submitted == c.conf
     if c.deploy_mode is DeployMode.KUBERNETES:
-        spec = yaml.safe_load(c.kubernetes_manifest or "")["spec"]
+        spec = yaml.safe_load(form(c, "k8s"))["spec"]
         typed = {
             "spark.driver.memory": spec["driver"].get("memory"),
             "spark.executor.cores": spec["executor"].get("cores"),
@@ -97,8 +104,6 @@ def check_forms_agree(c: SparkConfig) -> None:
         merged = dict(spec["sparkConf"]) | {k: str(v) for k, v in typed.items() if v is not None}
         assert merged == c.conf
         assert ("gpu" in spec["executor"]) == c.gpu_enabled
-    else:
-        assert c.kubernetes_manifest is None
 
 
 @settings(max_examples=250, deadline=None)

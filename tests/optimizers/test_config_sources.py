@@ -289,7 +289,20 @@ def test_json_at_the_depth_limit_is_read_and_brackets_inside_strings_do_not_coun
 def test_python_nested_too_deeply_for_its_own_parser_is_read_line_by_line(code: str) -> None:
     parsed = parse_config(code, filename="deep.py")
     assert "nests too deeply for Python's own parser" in parsed.notes[0]
-    assert parse_config(code).format in (ConfigFormat.SOURCE, ConfigFormat.CONF)  # detection survives it too
+    try:  # detection survives it too: read as source, or refused as not a configuration, never a crash
+        detected = parse_config(code).format
+    except BadInputError as exc:
+        assert "does not read as a Spark configuration" in str(exc)
+    else:
+        assert detected in (ConfigFormat.SOURCE, ConfigFormat.CONF)
+
+
+def test_a_log_given_as_configuration_is_refused_with_what_to_give_instead() -> None:
+    log = "24/07/08 04:00:00 INFO SparkContext: Running Spark version 3.5.1\n" * 20
+    with pytest.raises(BadInputError, match=r"none of its 20 'key value' lines has a dotted key.*diagnose_log"):
+        parse_config(log, filename="driver.log")
+    forced = parse_config(log, ConfigFormat.CONF)  # asked for explicitly: read as it is
+    assert len(forced.entries) == 20
 
 
 def test_a_source_without_spark_config_says_so_without_failing() -> None:

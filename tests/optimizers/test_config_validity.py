@@ -67,12 +67,12 @@ def test_a_local_session_starts_with_the_emitted_values_and_reads_them_back() ->
 @pytest.mark.anyio
 async def test_tool_and_cli_give_the_same_configuration(client: Client, capsys: pytest.CaptureFixture[str]) -> None:
     args = {"data_size": "1.5TB", "hardware": "dgx-h100", "nodes": 4, "deploy_mode": "kubernetes",
-            "workload": "sql-analytics", "spark_version": "3.5.1"}
+            "workload": "sql-analytics", "spark_version": "3.5.1", "output": "k8s"}
     from_tool = structured(await client.call_tool("optimize_spark_config", args))
     assert main(["tune", "--data-size", "1.5TB", "--hardware", "dgx-h100", "--nodes", "4", "--deploy-mode",
-                 "kubernetes", "--workload", "sql-analytics", "--spark-version", "3.5.1", "--json"]) == 0
+                 "kubernetes", "--workload", "sql-analytics", "--spark-version", "3.5.1", "--output", "k8s", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == from_tool
-    assert from_tool["gpu_enabled"] and from_tool["kubernetes_manifest"].startswith("apiVersion:")
+    assert from_tool["gpu_enabled"] and from_tool["rendered"].startswith("apiVersion:")
 
 
 @pytest.mark.anyio
@@ -87,4 +87,4 @@ def test_cli_prints_one_form_on_request(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     assert out.startswith("spark-submit") and "--conf spark.plugins=com.nvidia.spark.SQLPlugin" in out
     assert main(["tune", "--data-size", "1TB", "--output", "k8s"]) == 2
-    assert "--deploy-mode kubernetes" in capsys.readouterr().err
+    assert "deploy_mode 'kubernetes'" in capsys.readouterr().err

@@ -65,8 +65,9 @@ async def test_no_engine_still_answers_with_context(tmp_path: Path, log_file: Pa
     assert any("trtllm-serve" in c for c in out["start_commands"]) and any("ollama" in c for c in out["start_commands"])
     ids = [b["id"] for b in out["context"]]
     assert ids[0] == "F1" and "H1" in ids
-    f1 = out["context"][0]
-    assert f1["rule_id"] == "JVM_OOM" and f1["line_numbers"] == [2, 3]
+    f1 = out["context"][0]  # the summary gives each block as id, file, lines and the text the model would read
+    assert f1["text"].startswith("[F1] ") and "JVM_OOM" in f1["text"] and f1["line_numbers"] == [2, 3]
+    assert set(f1) <= {"id", "source", "file", "line_numbers", "text"}
     assert SECRET not in json.dumps(out) and out["redactions"].get("github_token") == 1
     assert out["prompt_tokens_method"] == "estimate" and out["prompt_tokens"] <= out["budget_tokens"] + 512
     assert status["available"] is False
@@ -102,7 +103,8 @@ async def test_transformers_engine_streams_progress(tmp_path: Path, log_file: Pa
 
     async with Client(_server(settings), raise_exceptions=True) as client:
         out = _structured(await client.call_tool("ask", {"question": "why did stage 12 fail?", "log_path": str(log_file),
-                                                         "max_tokens": 16}, progress_callback=on_progress))
+                                                         "max_tokens": 16, "detail": "full"},
+                                                 progress_callback=on_progress))
         status = _structured(await client.call_tool("engine_status", {}))
     assert out["answer"] is not None and out["engine"]["kind"] == "transformers"
     assert 1 <= out["stats"]["completion_tokens"] <= 16
@@ -111,9 +113,9 @@ async def test_transformers_engine_streams_progress(tmp_path: Path, log_file: Pa
     assert out["prompt_tokens_method"] == "tokenizer"
     # The tiny model's window is 512 tokens and its small vocabulary spends many tokens per word: counted with its
     # own tokenizer, the blocks exceed what is left after the answer and the frame, so they are listed as dropped.
-    assert sum(b["tokens"] for b in out["context"]) <= out["budget_tokens"]
+    assert sum(b["tokens"] for b in out.get("context", [])) <= out["budget_tokens"]
     assert out["prompt_tokens"] + 16 <= 512
-    assert {b["id"] for b in out["dropped"]} | {b["id"] for b in out["context"]} == {"F1", "H1"}
+    assert {b["id"] for b in out.get("dropped", [])} | {b["id"] for b in out.get("context", [])} == {"F1", "H1"}
     assert status["latency"]["calls"] >= 1
 
 
@@ -249,3 +251,25 @@ def test_a_scripted_answer_maps_its_citations_to_files_and_lines(tmp_path: Path,
 
     text = render_answer(result)
     assert "Cited but not in the context (unsupported): [Z3]" in text and "[F1]" in text
+
+
+def test_the_summary_of_an_answer_keeps_the_answer_and_citations_and_of_none_the_most_relevant_context() -> None:
+    from dgx_spark_mcp.reasoning.ask import SUMMARY_CONTEXT_TOKENS, AskResult, Citation, summarize_answer
+    from dgx_spark_mcp.reasoning.context import ContextBlock
+
+    blocks = [ContextBlock(id=f"F{i}", source="log", file="x.log", line_numbers=[i], severity="error", rule_id="R",
+                           title=f"t{i}", text=f"[F{i}] " + "word " * 400, tokens=500, relevance=3.0 - i / 10)
+              for i in range(1, 6)]
+    base = AskResult(question="q", answer=None, citations=[], context=blocks, dropped=blocks[:1], prompt_tokens=1,
+                     prompt_tokens_method="estimate", budget_tokens=5000, engine=None, stats=None, redactions={},
+                     notes=[])
+    none = summarize_answer(base)
+    assert [b.id for b in none.context] == ["F1", "F2"]  # the most relevant, up to the summary's budget
+    assert sum(b.tokens or 0 for b in blocks[:2]) <= SUMMARY_CONTEXT_TOKENS < sum(b.tokens or 0 for b in blocks[:3])
+    assert none.context[0].rule_id is None and none.context[0].text == blocks[0].text and not none.dropped
+    assert none.more == "detail='full' adds 3 more context block(s) and 1 dropped, with each block's severity and ranking"
+    answered = summarize_answer(base.model_copy(update={
+        "answer": "Because [F1].", "citations": [Citation(id="F1", source="log", file="x.log", line_numbers=[1],
+                                                          rule_id="R", title="t1")]}))
+    assert answered.answer == "Because [F1]." and answered.citations and not answered.context
+    assert answered.more is not None and "5 more context block(s)" in answered.more

@@ -58,7 +58,7 @@ def _structured(result: Any) -> dict[str, Any]:
 
 def _assert_context_only(out: dict[str, Any]) -> None:
     assert out["answer"] is None
-    assert [b["id"] for b in out["context"]][:1] == ["F1"] and out["context"][0]["rule_id"] == "JVM_OOM"
+    assert [b["id"] for b in out["context"]][:1] == ["F1"] and "JVM_OOM" in out["context"][0]["text"]
     assert out["start_commands"] and out["engine"]["kind"] == "http"
 
 
@@ -96,7 +96,7 @@ async def test_refused_connection_through_the_mcp_client(tmp_path: Path, log_fil
             out = _structured(await client.call_tool("ask", {"question": QUESTION, "log_path": str(log_file)}))
     assert time.monotonic() - started < 10
     _assert_context_only(out)
-    assert out["partial_answer"] is None and out["stats"] is None
+    assert "partial_answer" not in out and out["stats"] is None
     assert "cannot reach" in out["engine_error"] and "EngineError" in out["engine_error"]
     assert any("failed, so there is no answer" in n for n in out["notes"])
 

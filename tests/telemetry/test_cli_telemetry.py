@@ -40,10 +40,13 @@ def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
     ("argv", "tool", "args"),
     [
         (["gpus"], "list_gpus", {}),
-        (["hosts"], "list_hosts", {}),
-        (["query", "--metric", "gpu_util", "--bucket", "1m", "--aggregate", "max"], "query_telemetry",
-         {"metrics": ["gpu_util"], "bucket": "1m", "aggregates": ["max"]}),
+        (["gpus", "--detail", "full", "--limit", "1"], "list_gpus", {"detail": "full", "limit": 1}),
+        (["hosts"], "list_gpus", {"by": "host"}),
+        (["query", "--metric", "gpu_util"], "query_telemetry", {"metrics": ["gpu_util"]}),
+        (["query", "--metric", "gpu_util", "--bucket", "1m", "--aggregate", "max", "--detail", "full"], "query_telemetry",
+         {"metrics": ["gpu_util"], "bucket": "1m", "aggregates": ["max"], "detail": "full"}),
         (["report", "--group-by", "host"], "telemetry_report", {"group_by": "host"}),
+        (["report", "--detail", "full", "--limit", "1"], "telemetry_report", {"detail": "full", "limit": 1}),
     ],
 )
 async def test_cli_json_equals_the_tool_output(
@@ -66,7 +69,21 @@ def test_plot_writes_a_png(capsys: pytest.CaptureFixture[str], filled: list[str]
 def test_text_views_for_people(capsys: pytest.CaptureFixture[str], filled: list[str]) -> None:
     assert main(["telemetry", "report", *filled]) == 0
     out = capsys.readouterr().out
-    assert "GPU usage the first sample .. the last by gpu" in out and "TOTAL" in out
+    assert "GPU usage the first sample .. the last by gpu" in out and "TOTAL" in out and "costliest:" in out
+    assert main(["telemetry", "report", "--detail", "full", "--limit", "1", *filled]) == 0
+    assert "more rows follow: --cursor " in capsys.readouterr().out
+    for argv, expected in [(["gpus"], "3 of 3 GPU(s)"), (["gpus", "--detail", "full"], "driver"),
+                           (["hosts"], "host(s)"), (["query", "--metric", "power"], "samples"),
+                           (["query", "--metric", "power", "--detail", "full", "--limit", "2"], "more points follow")]:
+        assert main(["telemetry", *argv, *filled]) == 0, argv
+        assert expected in capsys.readouterr().out, argv
+
+
+def test_paging_from_the_command_line(capsys: pytest.CaptureFixture[str], filled: list[str]) -> None:
+    first = _json(capsys, "telemetry", "gpus", "--limit", "2", *filled)
+    second = _json(capsys, "telemetry", "gpus", "--limit", "2", "--cursor", first["next_cursor"], *filled)
+    assert first["total"] == 3 and len(first["gpus"]) == 2 and len(second["gpus"]) == 1 and "next_cursor" not in second
+    assert second["gpus"][0]["uuid"] not in {g["uuid"] for g in first["gpus"]}
 
 
 def test_bad_input_exits_2_naming_the_value(capsys: pytest.CaptureFixture[str], filled: list[str]) -> None:
@@ -74,3 +91,10 @@ def test_bad_input_exits_2_naming_the_value(capsys: pytest.CaptureFixture[str], 
     assert "unknown metric 'utilisation'" in capsys.readouterr().err
     assert main(["telemetry", "query", "--start", "yesterday", *filled]) == 2
     assert "start 'yesterday'" in capsys.readouterr().err
+
+
+def test_bad_pages_exit_2_naming_the_value(capsys: pytest.CaptureFixture[str], filled: list[str]) -> None:
+    assert main(["telemetry", "gpus", "--limit", "0", *filled]) == 2
+    assert "limit 0 is out of range" in capsys.readouterr().err
+    assert main(["telemetry", "hosts", "--cursor", "nonsense", *filled]) == 2
+    assert "not one this tool returned" in capsys.readouterr().err

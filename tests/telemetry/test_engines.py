@@ -10,7 +10,8 @@ import pytest
 from dgx_spark_mcp.errors import BadInputError
 from dgx_spark_mcp.settings import Settings
 from dgx_spark_mcp.telemetry.engines import get_engine
-from dgx_spark_mcp.telemetry.queries import list_gpus, list_hosts, query_telemetry
+from dgx_spark_mcp.telemetry.inventory import list_gpus
+from dgx_spark_mcp.telemetry.queries import query_telemetry
 from dgx_spark_mcp.telemetry.report import telemetry_report
 
 from .test_queries import fill_store
@@ -28,13 +29,17 @@ def test_duckdb_and_spark_agree(settings: Settings, spark: Any) -> None:
     now = datetime(2025, 6, 1, 12, 20)
     for fn, kwargs in [
         (list_gpus, {}),
-        (list_gpus, {"host": "dgx-a"}),
-        (list_hosts, {}),
+        (list_gpus, {"host": "dgx-a", "detail": "full"}),
+        (list_gpus, {"by": "host"}),
         (query_telemetry, {"host": "dgx-a", "gpu_index": 1, "metrics": ["gpu_util", "power"], "start": "last 10m", "now": now}),
         (query_telemetry, {"metrics": ["gpu_util", "fb_used"], "bucket": "5m", "aggregates": ["avg", "min", "max", "p95"]}),
         (query_telemetry, {"uuid": "GPU-bbbb-0", "limit": 50}),
+        (query_telemetry, {"detail": "summary"}),
+        (query_telemetry, {"gpus": "dgx-a", "detail": "summary", "start": "2025-06-01T12:05:00Z"}),
         (telemetry_report, {"group_by": "gpu"}),
-        (telemetry_report, {"group_by": "pod", "start": "2025-06-01T12:05:00Z", "end": "2025-06-01T12:25:00Z"}),
+        (telemetry_report, {"group_by": "gpu", "detail": "full"}),
+        (telemetry_report, {"group_by": "pod", "start": "2025-06-01T12:05:00Z", "end": "2025-06-01T12:25:00Z",
+                            "detail": "full"}),
         (telemetry_report, {"group_by": "host", "hot_margin_c": 60}),
     ]:
         duck = fn(settings, **kwargs)
@@ -49,7 +54,7 @@ def test_duckdb_and_spark_agree(settings: Settings, spark: Any) -> None:
 @pytest.mark.slow
 def test_spark_on_an_empty_store(settings: Settings, spark: Any) -> None:
     assert list_gpus(settings, engine="spark").gpus == []
-    assert telemetry_report(settings, engine="spark").groups == []
+    assert telemetry_report(settings, engine="spark").groups_total == 0
 
 
 def test_engine_choice_is_checked(settings: Settings) -> None:

@@ -8,19 +8,15 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 
-from dgx_spark_mcp.app import App
+from dgx_spark_mcp.server import build_server
 from dgx_spark_mcp.settings import Settings
 from dgx_spark_mcp.telemetry.store import TelemetryStore
-from dgx_spark_mcp.tools import telemetry_ingest
 
 from ..conftest import structured
 
 
 def server(settings: Settings) -> MCPServer:
-    # The tool's own module on a bare server: this test does not depend on server.py's wiring.
-    mcp = MCPServer("telemetry-ingest-test")
-    telemetry_ingest.register(mcp, App(settings=settings))
-    return mcp
+    return build_server(settings)
 
 
 @pytest.mark.anyio

@@ -1,21 +1,18 @@
-"""plot_telemetry: a real PNG from samples in a real store, bounded points and GPUs, clear errors."""
+"""plot_telemetry (the CLI's `telemetry plot`, query_telemetry's chart): a real PNG from samples in a real store,
+bounded points and GPUs, clear errors."""
 
 from __future__ import annotations
 
-import base64
 import io
 from datetime import datetime, timedelta
 
 import pytest
-from mcp import Client
-from mcp.server import MCPServer
 
-from dgx_spark_mcp.app import App
 from dgx_spark_mcp.errors import BadInputError
 from dgx_spark_mcp.settings import Settings
 from dgx_spark_mcp.telemetry.plot import MAX_GPUS, MAX_POINTS, parse_bucket, parse_time, plot_telemetry
+from dgx_spark_mcp.telemetry.queries import query_telemetry
 from dgx_spark_mcp.telemetry.store import TelemetryStore, _memory_connection
-from dgx_spark_mcp.tools import telemetry_plot
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 T0 = datetime(2025, 6, 1, 12, 0, 0)
@@ -152,20 +149,20 @@ def test_relative_and_iso_times_parse_to_utc() -> None:
         parse_time("last forever", "start", now)
 
 
-@pytest.mark.anyio
-async def test_the_tool_returns_a_png_image_and_a_caption(settings: Settings) -> None:
-    _store(settings, hosts=1, gpus_per_host=2, seconds=300)
-    server = MCPServer("test")
-    telemetry_plot.register(server, App(settings=settings))
-    async with Client(server, raise_exceptions=True) as client:
-        result = await client.call_tool("plot_telemetry", {"metrics": ["gpu_util", "power"], "host": "node0", "bucket": "10s"})
-        assert not result.is_error, result.content
-        kinds = [c.type for c in result.content]
-        assert kinds == ["text", "image"]
-        image = result.content[1]
-        assert image.mime_type == "image/png"
-        png = base64.b64decode(image.data)
-        assert png.startswith(PNG_SIGNATURE) and _png_size(png)[0] == 1200
-        assert "node0:1: 30 points" in result.content[0].text
-        failed = await client.call_tool("plot_telemetry", {"metrics": ["watts"]})
-        assert failed.is_error and "unknown metric 'watts'" in failed.content[0].text
+def test_a_chart_beside_a_query_draws_the_pages_gpus_and_says_what_it_left_out(settings: Settings) -> None:
+    """query_telemetry(chart=True): at most 16 GPUs of the page, the key metrics when none are named."""
+    _store(settings, hosts=3, gpus_per_host=6, seconds=30)
+    answer = query_telemetry(settings, detail="summary", limit=18, chart=True)
+    assert answer.png is not None and answer.png.startswith(PNG_SIGNATURE)
+    assert answer.chart is not None and "for 16 GPU(s)" in answer.chart and "the first 16 of the page's 18 GPUs" in answer.chart
+    assert "DCGM_FI_DEV_GPU_UTIL, DCGM_FI_DEV_POWER_USAGE" in answer.chart  # the key metrics stored here
+    none = query_telemetry(settings, detail="summary", start="2020-01-01T00:00:00Z", end="2020-01-02T00:00:00Z", chart=True)
+    assert none.png is None and none.chart is None  # nothing in the window: the answer says so, no chart
+
+
+def test_a_chart_of_many_metrics_keeps_the_first_eight(settings: Settings) -> None:
+    _store(settings, hosts=1, gpus_per_host=1, seconds=30)
+    names = ["gpu_util", "power", "fb_used", "fb_free", "gpu_temp", "memory_temp", "sm_clock", "mem_clock", "enc_util"]
+    answer = query_telemetry(settings, gpus="node0:0", metrics=names, detail="full", limit=5, chart=True)
+    assert answer.chart is not None and "draws 8 of the 9 metrics: DCGM_FI_DEV_ENC_UTIL left out" in answer.chart
+    assert answer.png is not None

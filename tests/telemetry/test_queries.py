@@ -1,15 +1,17 @@
-"""list_gpus, list_hosts and query_telemetry over a store filled through TelemetryStore.commit."""
+"""query_telemetry over a store filled through TelemetryStore.commit: the statistics first, the points on request."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pytest
 
 from dgx_spark_mcp.errors import BadInputError
 from dgx_spark_mcp.settings import Settings
-from dgx_spark_mcp.telemetry.queries import list_gpus, list_hosts, parse_window, query_telemetry
+from dgx_spark_mcp.telemetry.queries import STATS_COLUMNS, TelemetrySeries, query_telemetry
 from dgx_spark_mcp.telemetry.store import TelemetryStore, _memory_connection
+from dgx_spark_mcp.telemetry.window import parse_window
 
 START = datetime(2025, 6, 1, 12, 0, 0)
 NOW = datetime(2025, 6, 1, 13, 0, 0)
@@ -56,89 +58,146 @@ def fleet(settings: Settings) -> Settings:
     return settings
 
 
-def test_list_gpus_gives_identity_span_and_latest_values(fleet: Settings) -> None:
-    gpus = list_gpus(fleet).gpus
-    assert [(g.host, g.index, g.uuid) for g in gpus] == [
-        ("dgx-a", 0, "GPU-aaaa-0"), ("dgx-a", 1, "GPU-aaaa-1"), ("gb10", 0, "GPU-bbbb-0")]
-    busy = gpus[1]
-    assert busy.driver == "550.54.15" and gpus[0].driver is None
-    assert busy.first_seen == "2025-06-01T12:00:00Z" and busy.last_seen == "2025-06-01T12:29:50Z"
-    assert busy.samples == 180 * 9 and gpus[0].samples == 120 * 8
-    latest = {v.alias: v for v in busy.latest}
-    assert latest["gpu_util"].value == 99 and latest["gpu_util"].unit == "%" and latest["gpu_util"].ts == "2025-06-01T12:29:50Z"
-    assert latest["fb_used"].unit == "MiB"
-    assert [g.uuid for g in list_gpus(fleet, host="gb10").gpus] == ["GPU-bbbb-0"]
-    with pytest.raises(BadInputError, match="dgx-a, gb10"):
-        list_gpus(fleet, host="nope")
+
+def every_page(settings: Settings, **kwargs: Any) -> list[TelemetrySeries]:
+    """Every page of a query, following next_cursor."""
+    pages = [query_telemetry(settings, **kwargs)]
+    while pages[-1].next_cursor:
+        pages.append(query_telemetry(settings, **kwargs, cursor=pages[-1].next_cursor))
+        assert len(pages) < 500
+    return pages
 
 
-def test_list_hosts(fleet: Settings) -> None:
-    hosts = list_hosts(fleet).hosts
-    assert [(h.host, h.gpus, h.models) for h in hosts] == [
-        ("dgx-a", 2, ["NVIDIA H100 80GB HBM3"]), ("gb10", 1, ["NVIDIA GB10"])]
-    assert hosts[0].first_seen == "2025-06-01T12:00:00Z" and hosts[0].last_seen == "2025-06-01T12:29:50Z"
+def stored(settings: Settings, where: str) -> list[tuple[str, str, str, float | None]]:
+    """The samples as the store holds them, read directly: what the full detail must give back, point for point."""
+    with TelemetryStore(settings).reader() as con:
+        rows = con.execute(f"SELECT strftime(ts, '%Y-%m-%dT%H:%M:%SZ'), uuid, metric, value FROM samples WHERE {where} "
+                           "ORDER BY uuid, metric, ts").fetchall()
+    return [(ts, uuid, metric, value) for ts, uuid, metric, value in rows]
 
 
-def test_empty_store_says_so(settings: Settings) -> None:
-    assert list_gpus(settings).gpus == [] and "empty" in (list_gpus(settings).note or "")
-    # Every GPU of an empty store is an empty answer that says why (found by bench/load.py: an agent querying
-    # before the first ingest got an error); a GPU named in an empty store is still an error.
-    nothing = query_telemetry(settings, metrics=["gpu_util"], bucket="1m")
-    assert nothing.points == [] and nothing.gpus == [] and "empty" in (nothing.note or "")
-    with pytest.raises(BadInputError, match="empty"):
-        query_telemetry(settings, uuid="GPU-0")
+def test_the_summary_gives_each_series_statistics(fleet: Settings) -> None:
+    series = query_telemetry(fleet, host="dgx-a", gpu_index=1, metrics=["gpu_util", "power"], detail="summary")
+    assert series.detail == "summary" and series.columns == STATS_COLUMNS and series.gpus == 1
+    assert series.units == {"gpu_util": "%", "power": "W"}
+    assert (series.first, series.last) == ("2025-06-01T12:00:00Z", "2025-06-01T12:29:50Z")
+    (gpu,) = series.stats
+    assert (gpu.uuid, gpu.host, gpu.index, gpu.first, gpu.last) == ("GPU-aaaa-1", "dgx-a", 1, None, None)
+    # 90 + i % 10 over 180 samples: min 90, max 99, mean 94.5, p95 99 (interpolated).
+    assert gpu.stats["gpu_util"] == [180, 90, 94.5, 99, 99]
+    assert gpu.stats["power"][:2] == [180, 650] and series.series == [] and series.points == []
+    assert "detail='full'" in (series.more or "")
 
 
-def test_raw_samples_of_one_gpu_in_a_window(fleet: Settings) -> None:
-    series = query_telemetry(fleet, host="dgx-a", gpu_index=1, metrics=["gpu_util", "DCGM_FI_DEV_POWER_USAGE"],
-                             start="2025-06-01T14:00:00+02:00", end="2025-06-01T12:01:00Z")
-    assert series.gpus == ["GPU-aaaa-1"] and series.window.start == "2025-06-01T12:00:00Z"
-    assert [(m.alias, m.unit) for m in series.metrics] == [("gpu_util", "%"), ("power", "W")]
-    assert len(series.points) == 12 and not series.truncated and series.next_cursor is None
-    assert [(p.ts, p.metric, p.value) for p in series.points[:2]] == [
-        ("2025-06-01T12:00:00Z", "DCGM_FI_DEV_GPU_UTIL", 90.0), ("2025-06-01T12:00:00Z", "DCGM_FI_DEV_POWER_USAGE", 650.0)]
-    assert series.points[-1].ts == "2025-06-01T12:00:50Z"  # end is exclusive
+def test_a_gpu_whose_samples_start_later_says_so(fleet: Settings) -> None:
+    series = query_telemetry(fleet, start="2025-06-01T12:05:00Z", end="2025-06-01T12:25:00Z", metrics=["gpu_util"],
+                             detail="summary")
+    assert [g.uuid for g in series.stats] == ["GPU-aaaa-0", "GPU-aaaa-1", "GPU-bbbb-0"]
+    idle = series.stats[0]  # no samples 12:10-12:20, but present on both sides
+    assert idle.stats["gpu_util"][0] == 60 and (idle.first, idle.last) == (None, None)
+    only = query_telemetry(fleet, uuid="GPU-aaaa-0", metrics=["gpu_util"], start="2025-06-01T12:12:00Z",
+                           end="2025-06-01T12:25:00Z", detail="summary")
+    assert (only.first, only.stats[0].stats["gpu_util"][0]) == ("2025-06-01T12:20:00Z", 30)
 
 
-def test_buckets_with_aggregates(fleet: Settings) -> None:
-    series = query_telemetry(fleet, uuid="GPU-aaaa-1", metrics=["gpu_util"], bucket="1m", aggregates=["avg", "min", "max", "p95"])
-    assert len(series.points) == 30 and series.bucket_seconds == 60
+def test_summary_pages_through_every_gpu_once(fleet: Settings) -> None:
+    pages = every_page(fleet, metrics=["power"], detail="summary", limit=2)
+    assert [len(p.stats) for p in pages] == [2, 1] and all(p.gpus == 3 for p in pages)
+    assert [g.uuid for p in pages for g in p.stats] == ["GPU-aaaa-0", "GPU-aaaa-1", "GPU-bbbb-0"]
+    assert "1 more GPU(s): cursor=next_cursor" in (pages[0].more or "")
+
+
+def test_the_default_summary_page_holds_about_80_series(fleet: Settings) -> None:
+    """8 metrics stored (9 on one GPU): 80 // 9 = 8 GPUs a page, all 3 here; one metric: up to 20 GPUs."""
+    assert len(query_telemetry(fleet, detail="summary").stats) == 3
+    assert query_telemetry(fleet, detail="summary").next_cursor is None
+
+
+def test_full_gives_every_raw_sample_once_across_pages(fleet: Settings) -> None:
+    pages = every_page(fleet, metrics=["gpu_util", "power"], start="2025-06-01T12:00:00Z", end="2025-06-01T12:05:00Z",
+                       detail="full", limit=7)
+    got = [(p.ts, p.uuid, p.metric, p.value) for page in pages for p in page.points]
+    assert got == stored(fleet, "ts < TIMESTAMP '2025-06-01 12:05:00' AND metric IN "
+                                "('DCGM_FI_DEV_GPU_UTIL', 'DCGM_FI_DEV_POWER_USAGE')")
+    assert len(got) == 180 and all(len(page.points) <= 7 for page in pages)
+    first = pages[0]
+    assert first.columns == ["ts", "value"] and first.series[0].metric == "gpu_util"
+    assert first.series[0].rows[0] == ["2025-06-01T12:00:00Z", 0]  # whole numbers without '.0'
+    assert "cursor=next_cursor" in (first.more or "")
+
+
+def test_a_series_cut_by_a_page_continues_on_the_next(fleet: Settings) -> None:
+    one, two = every_page(fleet, uuid="GPU-bbbb-0", metrics=["power"], detail="full", limit=100)
+    assert [len(s.rows) for s in one.series] == [100] and [len(s.rows) for s in two.series] == [80]
+    assert one.series[0].rows[-1][0] < two.series[0].rows[0][0]
+
+
+def test_full_buckets_with_aggregates(fleet: Settings) -> None:
+    series = query_telemetry(fleet, uuid="GPU-aaaa-1", metrics=["gpu_util"], bucket="1m",
+                             aggregates=["avg", "min", "max", "p95"])
+    assert series.columns == ["ts", "avg", "min", "max", "p95", "samples"] and series.bucket_seconds == 60
+    assert len(series.points) == 30
     first = series.points[0]
     # i = 0..5 -> 90..95
     assert (first.ts, first.avg, first.min, first.max, first.samples) == ("2025-06-01T12:00:00Z", 92.5, 90.0, 95.0, 6)
-    assert first.p95 == pytest.approx(94.75)
-    assert first.value is None
+    assert first.p95 == pytest.approx(94.75) and first.value is None
+    assert series.series[0].rows[0] == ["2025-06-01T12:00:00Z", 92.5, 90, 95, 94.75, 6]
 
 
-def test_pages_with_a_cursor_cover_every_row_once(fleet: Settings) -> None:
-    everything = query_telemetry(fleet, metrics=["gpu_util"], start="2025-06-01T12:00:00Z", end="2025-06-01T12:05:00Z")
-    pages, cursor = [], None
-    while True:
-        page = query_telemetry(fleet, metrics=["gpu_util"], start="2025-06-01T12:00:00Z", end="2025-06-01T12:05:00Z",
-                               limit=7, cursor=cursor)
-        pages += page.points
-        if not page.truncated:
-            break
-        cursor = page.next_cursor
-    assert pages == everything.points and len(pages) == 90
+def test_a_cursor_is_refused_with_other_arguments_or_when_made_up(fleet: Settings) -> None:
+    page = query_telemetry(fleet, metrics=["gpu_util"], detail="full", limit=7)
+    assert page.next_cursor
     with pytest.raises(BadInputError, match="other arguments"):
-        query_telemetry(fleet, metrics=["power"], limit=7, cursor=cursor)
+        query_telemetry(fleet, metrics=["power"], detail="full", limit=7, cursor=page.next_cursor)
+    with pytest.raises(BadInputError, match="other arguments"):  # a full page's cursor is not a summary's
+        query_telemetry(fleet, metrics=["gpu_util"], detail="summary", cursor=page.next_cursor)
     with pytest.raises(BadInputError, match="not one this tool returned"):
         query_telemetry(fleet, metrics=["power"], cursor="garbage")
 
 
-def test_relative_window_is_counted_from_now_and_reported(fleet: Settings) -> None:
-    series = query_telemetry(fleet, uuid="GPU-bbbb-0", metrics=["power"], start="last 1h", now=datetime(2025, 6, 1, 12, 30))
-    assert series.window.model_dump() == {"start": "2025-06-01T11:30:00Z", "end": "2025-06-01T12:30:00Z",
-                                          "relative_to": "2025-06-01T12:30:00Z"}
-    assert len(series.points) == 180
-    assert query_telemetry(fleet, uuid="GPU-bbbb-0", start="last 30m").points == []  # real now: long after the data
+def test_a_relative_window_is_read_from_the_first_pages_now(fleet: Settings) -> None:
+    """Page 2 asked an hour later still reads the window of page 1 (the cursor carries its 'now')."""
+    first = query_telemetry(fleet, uuid="GPU-bbbb-0", metrics=["power"], start="last 1h", detail="full", limit=100,
+                            now=datetime(2025, 6, 1, 12, 30))
+    assert first.window.model_dump() == {"start": "2025-06-01T11:30:00Z", "end": "2025-06-01T12:30:00Z",
+                                         "relative_to": "2025-06-01T12:30:00Z"}
+    later = query_telemetry(fleet, uuid="GPU-bbbb-0", metrics=["power"], start="last 1h", detail="full", limit=100,
+                            cursor=first.next_cursor, now=datetime(2025, 6, 1, 13, 30))
+    assert later.window == first.window and len(first.points) + len(later.points) == 180
+    assert query_telemetry(fleet, uuid="GPU-bbbb-0", start="last 30m", detail="full").points == []  # real now
+
+
+def test_gpus_names_a_uuid_a_host_or_host_index(fleet: Settings) -> None:
+    assert [g.uuid for g in query_telemetry(fleet, gpus="dgx-a", detail="summary").stats] == ["GPU-aaaa-0", "GPU-aaaa-1"]
+    assert [g.uuid for g in query_telemetry(fleet, gpus="dgx-a:1", detail="summary").stats] == ["GPU-aaaa-1"]
+    assert [g.uuid for g in query_telemetry(fleet, gpus="GPU-bbbb-0", detail="summary").stats] == ["GPU-bbbb-0"]
+    with pytest.raises(BadInputError, match="no GPU with uuid 'GPU-nope'"):
+        query_telemetry(fleet, gpus="GPU-nope")
+    with pytest.raises(BadInputError, match="no GPU stored for host 'dgx-a' GPU index 7"):
+        query_telemetry(fleet, gpus="dgx-a:7")
+    with pytest.raises(BadInputError, match="no GPU stored for host 'elsewhere'"):
+        query_telemetry(fleet, gpus="elsewhere")
+    with pytest.raises(BadInputError, match="not both"):
+        query_telemetry(fleet, gpus="dgx-a", uuid="GPU-aaaa-0")
+
+
+def test_empty_store_and_empty_window_say_so(settings: Settings) -> None:
+    # Every GPU of an empty store is an empty answer that says why (found by bench/load.py: an agent querying
+    # before the first ingest got an error); a GPU named in an empty store is still an error.
+    nothing = query_telemetry(settings, metrics=["gpu_util"], bucket="1m", detail="summary")
+    assert nothing.stats == [] and nothing.gpus == 0 and "empty" in (nothing.note or "")
+    with pytest.raises(BadInputError, match="empty"):
+        query_telemetry(settings, uuid="GPU-0")
+    fill_store(settings)
+    outside = query_telemetry(settings, start="2024-01-01T00:00:00Z", end="2024-01-02T00:00:00Z", detail="summary")
+    assert outside.gpus == 0 and "widen start/end" in (outside.note or "")
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"metrics": ["gpu_utilization_pct"]}, "unknown metric 'gpu_utilization_pct'"),
+        ({"metrics": []}, "metrics is an empty list"),
         ({"start": "yesterday"}, "start 'yesterday' is neither an ISO 8601 time"),
         ({"start": "2025-06-01T13:00:00Z", "end": "2025-06-01T12:00:00Z"}, "is not after start"),
         ({"uuid": "GPU-zzz"}, "no GPU with uuid 'GPU-zzz'.*GPU-aaaa-0.*list_gpus"),
@@ -148,10 +207,12 @@ def test_relative_window_is_counted_from_now_and_reported(fleet: Settings) -> No
         ({"bucket": "1m", "aggregates": ["median"]}, "unknown aggregate"),
         ({"aggregates": ["max"]}, "aggregates need a bucket"),
         ({"limit": 10001}, "limit 10001 is out of range"),
+        ({"detail": "everything"}, "detail 'everything' is not one of"),
+        ({"gpus": " "}, "gpus is empty"),
         ({"engine": "polars"}, "unknown engine 'polars'"),
     ],
 )
-def test_bad_input_names_the_value(fleet: Settings, kwargs: dict, message: str) -> None:
+def test_bad_input_names_the_value(fleet: Settings, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(BadInputError, match=message):
         query_telemetry(fleet, **kwargs)
 

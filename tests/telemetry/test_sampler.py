@@ -13,16 +13,14 @@ from collections.abc import Callable
 
 import pytest
 from mcp import Client
-from mcp.server import MCPServer
 
-from dgx_spark_mcp.app import App
 from dgx_spark_mcp.errors import BadInputError
 from dgx_spark_mcp.hardware.nvml_recording import ReplayNvml
+from dgx_spark_mcp.server import build_server
 from dgx_spark_mcp.settings import Settings
 from dgx_spark_mcp.telemetry.metrics import metrics
 from dgx_spark_mcp.telemetry.sampler import NVML_READINGS, collect, sample_gpus
 from dgx_spark_mcp.telemetry.store import TelemetryStore
-from dgx_spark_mcp.tools import telemetry_sample
 
 from ..conftest import NVML_FIXTURES, structured
 
@@ -112,6 +110,7 @@ CHILD = """
 import json, sys
 from pathlib import Path
 from dgx_spark_mcp.hardware.nvml_recording import load_recording
+from dgx_spark_mcp.server import build_server
 from dgx_spark_mcp.settings import Settings
 from dgx_spark_mcp.telemetry.sampler import collect
 settings = Settings(home=Path(sys.argv[1]), allowed_roots=[sys.argv[1]])
@@ -149,9 +148,7 @@ def test_a_signalled_collector_stores_every_sample(settings: Settings, sig: sign
 
 @pytest.mark.anyio
 async def test_the_tool_samples_through_the_app_nvml(settings: Settings, machine: Machine) -> None:
-    server = MCPServer("test")
-    telemetry_sample.register(server, App(settings=settings, nvml=machine("gb10")))
-    async with Client(server, raise_exceptions=True) as client:
+    async with Client(build_server(settings, nvml=machine("gb10")), raise_exceptions=True) as client:
         result = structured(await client.call_tool("sample_gpus", {"duration_s": 0.3, "interval_s": 0.1}))
         assert result["available"] and result["stored"] == 4 * len(NVML_METRICS)
         refused = await client.call_tool("sample_gpus", {"duration_s": 600})

@@ -20,7 +20,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -33,7 +33,7 @@ from .diagnose_fixes import Sizing, hardware_sizing
 from .diagnose_groups import MAX_GROUPS, RecordGroups, group_finding
 from .diagnose_input import LogInput, open_input, read_head, refuse_binary, resolve_kind, store_key
 from .diagnose_ranking import DEFAULT_LIMIT, MAX_LIMIT, SEVERITY_ORDER, rank
-from .findings import DiagnosisFinding
+from .findings import DiagnosisFinding, cite_findings
 from .log_reader import ParallelScan, ReadStats, anchors, read_records, text_blocks, workers_for
 from .logkind import LogKind
 
@@ -41,7 +41,7 @@ __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "DiagnoseResult", "Unreadable", "diagno
 
 log = logging.getLogger(__name__)
 
-RESULT_VERSION = 2
+RESULT_VERSION = 3
 """Part of the store key: bump it when the analysis changes, so old stored results are not served."""
 HASH_BESIDE_SCAN_BYTES = 64 * 1024**2
 """From this size a plain log is hashed for the context store while it is scanned, not before."""
@@ -61,22 +61,32 @@ class Unreadable(BaseModel):
 
 
 class DiagnoseResult(BaseModel):
-    """A log, read and explained: findings with the most likely root cause first."""
+    """A log, read and explained: findings with the most likely root cause first.
+
+    The summary (``detail="summary"``) is this model with the reading statistics, the content hash
+    and the references left out (``unreadable`` stays when something was), the top findings with
+    their evidence cut to the cause (:mod:`.finding_brief`), and ``more`` saying what the full answer adds.
+    """
 
     source: str = Field(description="The path read, or '<text>' for pasted text.")
     kind: str = Field(description="spark_driver, spark_executor, spark_event_log, airflow, airflow3_json or text.")
     kind_detected: bool = Field(description="True when the kind was detected from the content, False when given.")
-    codec: str = Field(description="Compression the file was read through (none, gzip, zstd, ...).")
-    bytes_read: int = Field(description="Decompressed bytes.")
-    lines_read: int
-    unreadable: Unreadable
-    nested_spark_lines: int = Field(description="Lines of a spark-submit log nested in an Airflow log (diagnosed too).")
+    codec: str | None = Field(default=None, description="Compression the file was read through (none, gzip, zstd, ...).")
+    bytes_read: int | None = Field(default=None, description="Decompressed bytes.")
+    lines_read: int | None = None
+    unreadable: Unreadable | None = Field(default=None, description="What could not be read (in a summary: only when "
+                                          "something could not).")
+    nested_spark_lines: int | None = Field(default=None, description="Lines of a spark-submit log nested in an Airflow "
+                                           "log (diagnosed too).")
     findings: list[DiagnosisFinding] = Field(description="Most likely root cause first; cut to the limit.")
     findings_total: int
-    hardware: str | None = Field(description="What the fixes were sized for, when hardware was given.")
-    content_hash: str = Field(description="BLAKE3 of the content: the key of the context store.")
+    hardware: str | None = Field(default=None, description="What the fixes were sized for, when hardware was given.")
+    content_hash: str | None = Field(default=None, description="BLAKE3 of the content: the key of the context store.")
     from_store: bool = Field(description="True when this result was served from the context store (same content asked before).")
-    notes: list[str]
+    references: dict[str, str] = Field(default_factory=dict, description="Documents behind the fixes' changes, each "
+                                       "once: id (a change's ref) -> URL.")
+    notes: list[str] = Field(default_factory=list)
+    more: str | None = Field(default=None, description="What was left out and which call returns it.")
 
 
 def _served(stored: str, label: str, pasted: bool = False) -> DiagnoseResult:
@@ -146,8 +156,22 @@ def diagnose_log(
     hardware: str | dict[str, Any] | None = None,
     limit: int = DEFAULT_LIMIT,
     kind: str | None = None,
+    detail: Literal["summary", "full"] = "full",
 ) -> DiagnoseResult:
-    """Diagnose the log at ``source`` (a path under the allowed roots), or the pasted ``text`` (source ignored)."""
+    """Diagnose the log at ``source`` (a path under the allowed roots), or the pasted ``text`` (source ignored).
+
+    The full result is what the context store keeps; a summary is cut from it, so a stored result answers both.
+    """
+    from .diagnose_summary import diagnose_summary
+
+    result = _full_diagnosis(source, settings, text=text, hardware=hardware, limit=limit, kind=kind)
+    return diagnose_summary(result, limit) if detail == "summary" else result
+
+
+def _full_diagnosis(
+    source: str | Path, settings: Settings, *, text: str | None, hardware: str | dict[str, Any] | None, limit: int,
+    kind: str | None,
+) -> DiagnoseResult:
     from . import context_store
 
     if not 1 <= limit <= MAX_LIMIT:
@@ -212,11 +236,15 @@ def diagnose_log(
     notes += _reading_notes(stats, unreadable, bytes_read, sizing)
     if not any(SEVERITY_ORDER[f.severity] <= SEVERITY_ORDER["warning"] for f in findings):
         notes.append(_quiet_note(unreadable))
+    references: dict[str, str] = {}
+    shown = cite_findings(findings[:limit], references)
     result = DiagnoseResult(
         source=given.label, kind=log_kind.value, kind_detected=detected, codec=codec, bytes_read=bytes_read,
         lines_read=stats.lines, unreadable=unreadable, nested_spark_lines=stats.nested_spark_lines,
-        findings=findings[:limit], findings_total=len(findings), hardware=sizing.label if sizing else None,
-        content_hash=key, from_store=False, notes=notes,
+        findings=shown, findings_total=len(findings), hardware=sizing.label if sizing else None,
+        content_hash=key, from_store=False, references=references, notes=notes,
+        more=(f"{len(findings) - limit} more finding(s): call again with limit={min(MAX_LIMIT, len(findings))}"
+              if len(findings) > limit else None),
     )
     if signature is not None and context_store.file_signature(given.path) != signature:  # type: ignore[arg-type]
         signature = None  # the file changed while it was read (a log still being written): its hash is no key for it

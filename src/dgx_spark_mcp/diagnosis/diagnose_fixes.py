@@ -3,7 +3,7 @@
 A change's rule says how: ``double`` or ``half`` what the log shows (or Spark's default), a
 literal value, or ``hardware:*``: the heap, overhead, driver memory or result size that
 ``optimize_spark_config`` gives the machine, never less than double what failed.  Without
-hardware a ``hardware:*`` change doubles, and its reason says to give hardware.
+hardware a ``hardware:*`` change doubles; the result's notes say once (not on each change) to give hardware.
 """
 
 from __future__ import annotations
@@ -82,7 +82,6 @@ def _change(advice: ConfigAdvice, groups: dict[str, str | None], sizing: Sizing 
     elif advice.rule.startswith("hardware:"):
         if sizing is None:
             recommended = _scaled(base, 2)
-            reason += "; give hardware to size it to the machine"
         else:
             plan = sizing.plan
             wanted = {"hardware:heap": plan.heap_mib, "hardware:driver": _driver_mib(plan, large=True),

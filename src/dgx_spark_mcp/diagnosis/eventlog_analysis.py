@@ -4,7 +4,8 @@
 ``eventlog`` command: locate the files, read them in one pass, summarise jobs, stages, failures,
 executors and SQL executions, replay the tasks for other executor counts (:mod:`.whatif`), and
 add findings and recommendations (:mod:`.eventlog_tuning`).  Lists are cut to ``limit``; the
-notes say what was cut and how to see it.
+notes say what was cut and how to see it.  ``detail="summary"`` cuts the answer down to what an
+agent reads first (:mod:`.eventlog_summary`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from ..errors import BadInputError
 from ..settings import Settings
@@ -23,6 +24,7 @@ from .eventlog import ReadLog, read_event_log
 from .eventlog_files import locate_event_log
 from .eventlog_models import (
     DEFAULT_LIMIT,
+    SUMMARY_STAGES,
     AppSummary,
     CriticalPath,
     EventLogAnalysis,
@@ -41,12 +43,16 @@ from .eventlog_models import (
     WhatIfPoint,
 )
 from .eventlog_tuning import TuningInput, failure_category, ladder_severity, thresholds, tune
+from .findings import cite
 from .whatif import critical_path, default_executor_counts, driver_ms, sim_groups, simulate
 
-__all__ = ["DEFAULT_LIMIT", "PLAN_CHARS_MAX", "analyze_event_log"]
+__all__ = ["DEFAULT_LIMIT", "PLAN_CHARS_MAX", "analyze_event_log", "model_notes"]
 
 PLAN_CHARS_MAX = 1_500
+MAX_LIMIT = 1000
 MAX_WHATIF_COUNTS = 20
+MAX_WHATIF_EXECUTORS = 100_000
+"""The tool's schema leaves these bounds to this check (its message says what to give): they cost every agent tokens."""
 
 KEY_PROPERTIES = (
     "spark.master", "spark.submit.deployMode", "spark.executor.instances", "spark.executor.cores",
@@ -367,15 +373,29 @@ def _log_findings(app: AppLog, reading: LogReading, summary: AppSummary, totals:
 
 
 def analyze_event_log(
-    path: str | Path, settings: Settings, executor_counts: Sequence[int] | None = None, limit: int = DEFAULT_LIMIT
+    path: str | Path, settings: Settings, executor_counts: Sequence[int] | None = None, limit: int = DEFAULT_LIMIT,
+    detail: Literal["summary", "full"] = "full",
 ) -> EventLogAnalysis:
     """Read the event log at ``path`` (a file in any Spark codec, or an eventlog_v2_* directory) and explain it."""
-    if limit < 1:
-        raise BadInputError(f"limit {limit} is below 1; give how many jobs, stages, ... to list (default {DEFAULT_LIMIT})")
-    if executor_counts is not None and (len(executor_counts) > MAX_WHATIF_COUNTS or any(c < 1 for c in executor_counts)):
+    analysis = _full_analysis(path, settings, executor_counts, limit)
+    if detail == "summary":
+        from .eventlog_summary import event_log_summary
+
+        return event_log_summary(analysis, limit, explicit_counts=executor_counts is not None)
+    return analysis
+
+
+def _full_analysis(
+    path: str | Path, settings: Settings, executor_counts: Sequence[int] | None, limit: int
+) -> EventLogAnalysis:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadInputError(f"limit {limit} is out of range; give how many jobs, stages, ... to list, 1 to {MAX_LIMIT} "
+                            f"(default {DEFAULT_LIMIT})")
+    if executor_counts is not None and (len(executor_counts) > MAX_WHATIF_COUNTS
+                                        or any(not 1 <= c <= MAX_WHATIF_EXECUTORS for c in executor_counts)):
         raise BadInputError(
-            f"executor_counts {list(executor_counts)} must be at most {MAX_WHATIF_COUNTS} whole numbers of at least 1, "
-            "e.g. [2, 4, 8]; omit it for Sparklens' 10%-500% of the observed count"
+            f"executor_counts {list(executor_counts)} must be at most {MAX_WHATIF_COUNTS} whole numbers from 1 to "
+            f"{MAX_WHATIF_EXECUTORS:,}, e.g. [2, 4, 8]; omit it for Sparklens' 10%-500% of the observed count"
         )
     source = locate_event_log(path, settings)
     app = read_event_log(source)
@@ -408,18 +428,24 @@ def analyze_event_log(
     findings.sort(key=lambda f: _SEVERITY_RANK[f.severity])
     sizes = {"jobs": len(jobs), "stages": len(stages), "task failure groups": len(failures),
              "SQL executions": len(sql), "executors": executors.added}
-    return EventLogAnalysis(
+    references: dict[str, str] = {}
+    # The thresholds file names its documents: a recommendation points at that id (autotuner, spark-tuning, ...).
+    known = {doc: ref for ref, doc in thresholds().references.items()}
+    analysis = EventLogAnalysis(
         reading=reading, app=summary, totals=totals,
         jobs=_worst_first(jobs, limit), jobs_total=len(jobs),
         stages=_worst_first(stages, limit), stages_total=len(stages),
         task_failures=failures[:limit], task_failures_total=len(failures), executors=executors,
         sql=_worst_first(sql, limit), sql_total=len(sql),
-        critical_path=critical, what_if=what_if, recommendations=changes, findings=findings,
-        notes=_notes(limit, sizes, sql, what_if, summary.local_mode),
+        critical_path=critical, what_if=what_if, recommendations=cite(changes, references, known),
+        references=references, findings=findings,
+        notes=_cut_notes(limit, sizes, sql) + model_notes(what_if, summary.local_mode),
     )
+    analysis._longest_stages = sorted(stages, key=lambda s: -(s.duration_ms or 0))[:SUMMARY_STAGES]
+    return analysis
 
 
-def _notes(limit: int, sizes: dict[str, int], sql: Sequence[SqlSummary], what_if: WhatIf | None, local: bool) -> list[str]:
+def _cut_notes(limit: int, sizes: dict[str, int], sql: Sequence[SqlSummary]) -> list[str]:
     notes = []
     cut = [f"{limit} of {n} {name}" for name, n in sizes.items() if n > limit]
     if cut:
@@ -428,6 +454,12 @@ def _notes(limit: int, sizes: dict[str, int], sql: Sequence[SqlSummary], what_if
     if any(s.plan_truncated for s in sql):
         notes.append(f"SQL plans are operator trees cut to {PLAN_CHARS_MAX} characters (plan_truncated marks them); "
                      "give the full plan to analyze_query_plan for more.")
+    return notes
+
+
+def model_notes(what_if: WhatIf | None, local: bool) -> list[str]:
+    """The what-if model's caveats: a summary keeps them."""
+    notes = []
     if local and what_if is not None:
         notes.append(f"Local mode: one 'executor' in the what-if is the driver's {what_if.cores_per_executor} task "
                      "threads (local[N]); more executors means more threads of the same machine.")

@@ -3,6 +3,10 @@
 Units are in the field names (``_ms``, ``_bytes``, ``_share`` = a fraction 0..1).  A ratio
 whose denominator is zero is None, never NaN or Infinity.  Lists are cut to ``limit`` items
 (the most telling first) and say how many there were in all.
+
+The summary (``detail="summary"``, :mod:`.eventlog_summary`) is the same model with sections left
+empty: no reading statistics, properties, jobs, stage or SQL lists, executor list or references;
+instead ``costliest_stages`` in brief, and ``more`` saying what the full answer adds.
 """
 
 from __future__ import annotations
@@ -10,15 +14,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
-from ..optimizers.models import ConfigChange
+from .findings import Change
 
 DEFAULT_LIMIT = 20
 """Jobs, stages, SQL executions, failure groups and executors listed unless the caller asks for more."""
+SUMMARY_STAGES = 5
+"""The longest stages a summary lists in brief."""
 
 __all__ = [
     "DEFAULT_LIMIT",
+    "SUMMARY_STAGES",
     "AppSummary",
     "CriticalPath",
     "DataVolumes",
@@ -33,6 +40,7 @@ __all__ = [
     "LogReading",
     "Severity",
     "SqlSummary",
+    "StageCost",
     "StageSummary",
     "Totals",
     "WhatIf",
@@ -71,8 +79,9 @@ class GpuUsage(BaseModel):
     rapids_detected: bool = Field(
         description="The RAPIDS Accelerator was configured and active (plugin set, or Gpu* plan nodes)."
     )
-    evidence: list[str]
-    rapids_version: str | None = Field(description="From the SparkRapidsBuildInfoEvent, when logged.")
+    evidence: list[str] = Field(default_factory=list, description="Why it counts as a RAPIDS run (full answer only: "
+                                "the rapids finding says it too).")
+    rapids_version: str | None = Field(default=None, description="From the SparkRapidsBuildInfoEvent, when logged.")
     plan_nodes: int = Field(description="Physical-plan nodes over all SQL executions (final plans).")
     gpu_plan_nodes: int = Field(description="Of those, RAPIDS Gpu* operators.")
     executor_gpus: int = Field(description="GPUs assigned to executors, summed over executors.")
@@ -81,21 +90,24 @@ class GpuUsage(BaseModel):
 class AppSummary(BaseModel):
     app_id: str | None
     name: str | None
-    user: str | None
-    attempt_id: str | None
+    user: str | None = None
+    attempt_id: str | None = None
     spark_version: str | None
-    java_version: str | None
-    start_time: datetime | None
-    end_time: datetime | None = Field(description="ApplicationEnd, or the last event's time when the log is incomplete.")
+    java_version: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = Field(default=None, description="ApplicationEnd, or the last event's time when the log "
+                                      "is incomplete.")
     duration_ms: int | None
     complete: bool = Field(description="The log ends with SparkListenerApplicationEnd.")
-    completeness: str = Field(description="One sentence: complete, or why not and what that means for the results.")
+    completeness: str | None = Field(default=None, description="One sentence: complete, or why not and what that means "
+                                     "for the results (a summary says it only when the log is incomplete).")
     in_progress: bool = Field(description="Spark marked the log as still being written (.inprogress).")
-    master: str | None
+    master: str | None = None
     local_mode: bool
     streaming: bool = Field(description="Structured Streaming query events were logged.")
     gpu: GpuUsage
     properties: dict[str, str] = Field(
+        default_factory=dict,
         description="Key Spark properties as set (executor/driver memory and cores, instances, shuffle partitions, "
         "maxPartitionBytes, AQE, serializer, dynamic allocation, RAPIDS keys); unset keys are absent."
     )
@@ -177,7 +189,8 @@ class FailureSummary(BaseModel):
         description="Spark's Task End Reason: ExceptionFailure, ExecutorLostFailure, FetchFailed, TaskKilled, ..."
     )
     error_class: str | None
-    message: str = Field(description="The first occurrence's message.")
+    message: str = Field(default="", description="The first occurrence's message (a summary leaves it to the finding "
+                         "that quotes it).")
     count: int
     stage_ids: list[int]
     executor_ids: list[str]
@@ -203,7 +216,8 @@ class Executors(BaseModel):
     removed: int
     max_concurrent: int
     cores_per_executor: int | None
-    listed: list[ExecutorSummary] = Field(description="Removed executors first, then by id; cut to the limit.")
+    listed: list[ExecutorSummary] = Field(default_factory=list, description="Removed executors first, then by id; cut "
+                                          "to the limit (full answer only).")
 
 
 class SqlSummary(BaseModel):
@@ -224,7 +238,8 @@ class CriticalPath(BaseModel):
     critical_path_ms: int = Field(description="Driver time + per job group the longest chain of per-stage longest tasks: "
                                   "no executor count can beat it.")
     driver_ms: int = Field(description="Application time not covered by any job (driver-side work, scheduling gaps).")
-    stage_ids: list[int] = Field(description="The stages on that chain, in order (cut to 50).")
+    stage_ids: list[int] = Field(default_factory=list, description="The stages on that chain, in order (cut to 50; "
+                                 "full answer only).")
     ideal_ms: int | None = Field(description="Driver time + total task time / observed slots (perfect parallelism).")
 
 
@@ -237,12 +252,13 @@ class WhatIfPoint(BaseModel):
 class WhatIf(BaseModel):
     observed_executors: int = Field(description="Most executors alive at once (1 in local mode: the driver's threads).")
     cores_per_executor: int
-    cores_source: str = Field(description="Where the cores per executor came from.")
+    cores_source: str | None = Field(default=None, description="Where the cores per executor came from.")
     observed_duration_ms: int | None
     simulated_observed_ms: int = Field(description="The model's time at the observed executor count.")
     model_error: float | None = Field(description="(simulated − observed) / observed at the observed count.")
-    points: list[WhatIfPoint]
-    method: str
+    points: list[WhatIfPoint] = Field(description="One per executor count tried (a summary shows about half, the "
+                                      "observed, double and five times the observed count).")
+    method: str | None = Field(default=None, description="How the estimates are made (full answer only).")
 
 
 class Finding(BaseModel):
@@ -252,28 +268,58 @@ class Finding(BaseModel):
     message: str = Field(description="What was seen, with the figures, and what it means.")
 
 
+class StageCost(BaseModel):
+    """A stage in brief, as a summary lists the costliest."""
+
+    stage_id: int
+    attempt: int
+    name: str
+    status: Status
+    duration_ms: int | None
+    executor_run_time_ms: int
+    task_skew: float | None = Field(description="Longest / median task time.")
+    gc_share: float | None
+    spilled_bytes: int = Field(description="Spilled from memory plus written to disk.")
+    failure_reason: str | None = None
+
+
 class EventLogAnalysis(BaseModel):
     """A Spark event log, read and explained."""
 
-    reading: LogReading
+    reading: LogReading | None = Field(default=None, description="How the log was read (full answer only; the findings "
+                                       "say what could not be read).")
     app: AppSummary
     totals: Totals
-    jobs: list[JobSummary] = Field(description="Failed jobs first, then the longest; cut to the limit.")
+    jobs: list[JobSummary] = Field(default_factory=list, description="Failed jobs first, then the longest; cut to the limit.")
     jobs_total: int
-    stages: list[StageSummary] = Field(description="Failed stages first, then the longest; cut to the limit.")
+    stages: list[StageSummary] = Field(default_factory=list, description="Failed stages first, then the longest; cut to "
+                                       "the limit.")
     stages_total: int
-    task_failures: list[FailureSummary] = Field(description="Most frequent first; cut to the limit.")
+    costliest_stages: list[StageCost] = Field(default_factory=list, description="Summary only: the longest stages, in "
+                                              "brief.")
+    task_failures: list[FailureSummary] = Field(default_factory=list, description="Most frequent first; cut to the limit.")
     task_failures_total: int = Field(description="Distinct failure groups.")
     executors: Executors
-    sql: list[SqlSummary] = Field(description="Failed executions first, then the longest; cut to the limit.")
+    sql: list[SqlSummary] = Field(default_factory=list, description="Failed executions first, then the longest; cut to "
+                                  "the limit.")
     sql_total: int
     critical_path: CriticalPath | None = Field(description="None when no task ran.")
     what_if: WhatIf | None = Field(description="Sparklens-style executor-count estimates; None when no task ran.")
-    recommendations: list[ConfigChange] = Field(
-        description="AutoTuner-style configuration changes, each with its reason and reference."
+    recommendations: list[Change] = Field(
+        default_factory=list, description="AutoTuner-style configuration changes, each with its reason and the id of its "
+        "document in references."
     )
-    findings: list[Finding] = Field(description="Most severe first.")
-    notes: list[str] = Field(description="What was cut and how to get more; caveats of the model.")
+    references: dict[str, str] = Field(default_factory=dict, description="The recommendations' documents, each once: id "
+                                       "(a recommendation's ref) -> document.")
+    findings: list[Finding] = Field(default_factory=list, description="Most severe first.")
+    notes: list[str] = Field(default_factory=list, description="What was cut and how to get more; caveats of the model.")
     history: str | None = Field(
         default=None, description="Whether the run was kept in the run history that estimate_resources calibrates from."
     )
+    more: str | None = Field(default=None, description="What was left out and which call returns it.")
+    # The longest stages of all (not only those listed), for a summary cut from this analysis; not part of the answer.
+    _longest_stages: list[StageSummary] = PrivateAttr(default_factory=list)
+
+    def longest_stages(self) -> list[StageSummary]:
+        """The longest stages of the whole run, longest first (empty for an analysis read back from JSON)."""
+        return self._longest_stages

@@ -3,17 +3,21 @@
 One model for every diagnosis (logs, event logs, Airflow, query plans), so an agent reads
 them the same way.  Categories are the stable vocabulary of ``data/diagnosis-categories.json``
 (the log-signatures knowledge file); ``rule_id`` names the signature or rule that matched.
+
+A change's document is named once per answer: :func:`cite` moves each ``reference`` into the
+answer's ``references`` table and leaves the id (``ref``) on the change.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ..optimizers.models import ConfigChange
 
-__all__ = ["DiagnosisFinding", "Evidence", "Fix", "Severity"]
+__all__ = ["Change", "DiagnosisFinding", "Evidence", "Fix", "Severity", "cite", "cite_findings"]
 
 Severity = Literal["info", "warning", "error", "critical"]
 
@@ -21,7 +25,8 @@ Severity = Literal["info", "warning", "error", "critical"]
 class Evidence(BaseModel):
     """Where a finding was seen: the lines, and how often the same message repeated."""
 
-    file: str | None = Field(default=None, description="The file (None for pasted text).")
+    file: str | None = Field(default=None, description="The file (None for pasted text, and in a summary for the log "
+                             "or plan file the answer is about).")
     line_numbers: list[int] = Field(default_factory=list, description="1-based lines of the quoted text (event logs: "
                                     "the lines of the events quoted).")
     lines: list[str] = Field(default_factory=list, description="The lines themselves, trimmed; bounded in number.")
@@ -43,10 +48,23 @@ class Evidence(BaseModel):
                              "that are not UTF-8, shown as U+FFFD.")
 
 
+class Change(ConfigChange):
+    """A :class:`ConfigChange` as an answer lists it: its document in the answer's ``references``, named by ``ref``."""
+
+    reference: str | None = Field(default=None, description="The document behind it, until the answer cites it.")  # type: ignore[assignment]
+    ref: str | None = Field(default=None, description="Id of the document behind it in the answer's references.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_config_change(cls, data: Any) -> Any:
+        """The analyses build plain ConfigChanges (the optimizers' model): taken as they are."""
+        return data.model_dump() if isinstance(data, ConfigChange) and not isinstance(data, Change) else data
+
+
 class Fix(BaseModel):
     summary: str = Field(description="What to do, in prose.")
-    changes: list[ConfigChange] = Field(default_factory=list, description="Concrete configuration changes, sized to the "
-                                        "hardware when it is known.")
+    changes: list[Change] = Field(default_factory=list, description="Concrete configuration changes, sized to the "
+                                  "hardware when it is known.")
 
 
 class DiagnosisFinding(BaseModel):
@@ -57,3 +75,32 @@ class DiagnosisFinding(BaseModel):
     root_cause: str = Field(description="The cause in one sentence.")
     evidence: list[Evidence] = Field(default_factory=list)
     fix: Fix | None = None
+
+
+def cite(changes: Iterable[ConfigChange], references: dict[str, str], known: Mapping[str, str] | None = None
+         ) -> list[Change]:
+    """The changes with each document moved into ``references`` (id -> document, filled in place): the id a
+    knowledge file gives it (``known``: document -> id), else R1, R2, ... in order of first use."""
+    ids = {doc: ref for ref, doc in references.items()}
+    cited = []
+    for given in changes:
+        change = Change.model_validate(given)
+        if change.reference is None:
+            cited.append(change)
+            continue
+        ref = ids.get(change.reference) or (known or {}).get(change.reference) or f"R{len(references) + 1}"
+        references.setdefault(ref, change.reference)
+        ids[change.reference] = ref
+        cited.append(change.model_copy(update={"reference": None, "ref": ref}))
+    return cited
+
+
+def cite_findings(findings: Iterable[DiagnosisFinding], references: dict[str, str]) -> list[DiagnosisFinding]:
+    """Copies of the findings whose fixes point into ``references`` (filled in place) instead of naming documents."""
+    out = []
+    for finding in findings:
+        if finding.fix is not None and any(c.reference is not None for c in finding.fix.changes):
+            fix = finding.fix.model_copy(update={"changes": cite(finding.fix.changes, references)})
+            finding = finding.model_copy(update={"fix": fix})
+        out.append(finding)
+    return out

@@ -3,7 +3,10 @@
 The summary is what an agent reads first: joins by type and build side, exchanges and their
 partition counts, scans with their pushed and partition filters, estimated sizes when the plan
 has statistics, and whether an accelerator runs it.  Findings (``plan_findings``) say what to
-change.  The node tree is bounded; the summary and findings always cover the whole plan.
+change.  The summary's counts and the findings always cover the whole plan; its lists are cut to
+``LIST_LIMIT`` and the operator tree comes a page of ``NODE_PAGE`` nodes at a time (``cursor``),
+with ``detail="full"`` only: ``detail="summary"`` (:mod:`.plan_summary`) answers with the plan at
+a glance and the findings.
 """
 
 from __future__ import annotations
@@ -13,23 +16,27 @@ import logging
 from collections import Counter
 from typing import Any, Literal
 
+from ..paging import fingerprint, page
+
 from pydantic import BaseModel, Field
 
 from ..errors import BadInputError, CouldNotDoError
 from ..files import allowed_path, looks_binary
 from ..settings import Settings
-from .findings import DiagnosisFinding
+from .findings import DiagnosisFinding, cite_findings
 from .plan_findings import find_plan_issues
 from .plan_parser import ParsedPlan, PlanEstimate, PlanForm, PlanNode, parse_plan
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "ExchangeSummary", "JoinSummary", "PlanAnalysis", "PlanSummary", "ScanSummary", "analyze_query_plan",
+    "ExchangeSummary", "JoinSummary", "PlanAnalysis", "PlanSummary", "ScanSummary", "TreeNode", "analyze_query_plan",
 ]
 
-NODE_LIMIT = 300
-"""Nodes returned in the tree; TPC-DS's largest plans have a few hundred, a generated one can have thousands."""
+NODE_PAGE = 100
+"""Nodes of the tree per answer (a page); TPC-DS's largest plans have a few hundred, a generated one thousands."""
+LIST_LIMIT = 25
+"""Joins, exchanges and scans the full summary lists; its counts cover them all."""
 MAX_PLAN_BYTES = 32 * 1024**2
 EXPLAINED_CHARS = 20_000
 
@@ -63,20 +70,38 @@ class ScanSummary(BaseModel):
 class PlanSummary(BaseModel):
     headline: str = Field(description="The plan in one sentence.")
     node_count: int
-    joins_by_type: dict[str, int] = Field(description="'<operator> <join type> build <side>' → count.")
-    joins: list[JoinSummary]
+    joins_by_type: dict[str, int] = Field(default_factory=dict, description="'<operator> <join type> build <side>' → "
+                                          "count.")
+    joins: list[JoinSummary] = Field(default_factory=list, description="Full answer only; cut to 25.")
     shuffle_exchanges: int
     broadcast_exchanges: int
-    exchanges: list[ExchangeSummary]
-    scans: list[ScanSummary]
+    exchanges: list[ExchangeSummary] = Field(default_factory=list, description="Full answer only; cut to 25.")
+    scans: list[ScanSummary] = Field(default_factory=list, description="Cut to 25 (a summary: 5).")
     accelerated: bool = Field(description="Some operators run on an accelerator (RAPIDS GPU, Photon, Comet, Gluten).")
-    accelerators: list[str]
+    accelerators: list[str] = Field(default_factory=list)
     accelerated_nodes: int
     adaptive: bool = Field(description="The plan is under AdaptiveSparkPlan (AQE).")
-    final_plan: bool | None = Field(description="AQE's isFinalPlan: True = the plan as it ran; None = not adaptive.")
-    estimated_size_bytes: int | None = Field(description="The optimizer's estimate of the result size, when shown.")
-    estimated_rows: int | None = Field(description="The optimizer's row-count estimate of the result, when shown.")
-    estimates: list[PlanEstimate] = Field(description="Every Statistics(...) the plan printed (bounded to 50).")
+    final_plan: bool | None = Field(default=None, description="AQE's isFinalPlan: True = the plan as it ran; None = not "
+                                    "adaptive.")
+    estimated_size_bytes: int | None = Field(default=None, description="The optimizer's estimate of the result size, "
+                                             "when shown.")
+    estimated_rows: int | None = Field(default=None, description="The optimizer's row-count estimate of the result, "
+                                       "when shown.")
+    estimates: list[PlanEstimate] = Field(default_factory=list, description="Every Statistics(...) the plan printed "
+                                          "(full answer only; cut to 25).")
+
+
+class TreeNode(BaseModel):
+    """One operator of the tree as the full answer lists it; joins, exchanges and scans are read in the summary."""
+
+    id: int = Field(description="The plan's own operator id (formatted mode), else the order in the tree (1-based).")
+    parent: int | None = Field(default=None, description="The parent's id; None for a root.")
+    depth: int
+    text: str = Field(description="The node's line in the plan, trimmed and cut to 400 characters.")
+    accelerator: str | None = Field(default=None, description="gpu, photon, comet or gluten; None = plain Spark on CPU.")
+    codegen_id: int | None = None
+    subquery: bool | None = Field(default=None, description="True: part of a subquery plan rather than the main one.")
+    details: dict[str, str] = Field(default_factory=dict, description="Formatted-mode details / JSON metadata.")
 
 
 class PlanAnalysis(BaseModel):
@@ -85,9 +110,12 @@ class PlanAnalysis(BaseModel):
     form: PlanForm = Field(description="How the plan was written: simple, extended, formatted, codegen or json.")
     summary: PlanSummary
     findings: list[DiagnosisFinding] = Field(description="Most severe first; none of warning or above = healthy.")
-    nodes: list[PlanNode] = Field(description="The operator tree, parents before children, bounded.")
-    nodes_truncated: bool
-    more: str | None = Field(default=None, description="How to see what was left out, when something was.")
+    nodes: list[TreeNode] = Field(default_factory=list, description="Full answer only: the operator tree, parents before "
+                                  "children, 100 nodes a page.")
+    next_cursor: str | None = Field(default=None, description="Pass as cursor (same arguments) for the next page of nodes.")
+    references: dict[str, str] = Field(default_factory=dict, description="Documents behind the fixes' changes, each "
+                                       "once: id (a change's ref) -> URL.")
+    more: str | None = Field(default=None, description="What was left out and which call returns it.")
     explained_plan: str | None = Field(
         default=None, description="When SQL was given: Spark's EXPLAIN FORMATTED output (cut to 20000 characters)."
     )
@@ -124,14 +152,14 @@ def summarize(plan: ParsedPlan) -> PlanSummary:
         node_count=len(plan.nodes),
         joins_by_type=dict(by_type),
         joins=[JoinSummary(id=n.id, operator=n.name, join_type=n.join.join_type, build_side=n.join.build_side)
-               for n in joins if n.join],
+               for n in joins[:LIST_LIMIT] if n.join],
         shuffle_exchanges=shuffles,
         broadcast_exchanges=len(exchanges) - shuffles,
         exchanges=[ExchangeSummary(id=n.id, operator=n.name, kind=n.exchange.kind, partitioning=n.exchange.partitioning,
-                                   partitions=n.exchange.partitions) for n in exchanges if n.exchange],
+                                   partitions=n.exchange.partitions) for n in exchanges[:LIST_LIMIT] if n.exchange],
         scans=[ScanSummary(id=n.id, operator=n.name, format=n.scan.format, table=n.scan.table, location=n.scan.location,
                            pushed_filters=n.scan.pushed_filters, partition_filters=n.scan.partition_filters,
-                           partitioned=n.scan.partitioned) for n in scans if n.scan],
+                           partitioned=n.scan.partitioned) for n in scans[:LIST_LIMIT] if n.scan],
         accelerated=bool(accelerated),
         accelerators=accelerators,
         accelerated_nodes=len(accelerated),
@@ -139,7 +167,7 @@ def summarize(plan: ParsedPlan) -> PlanSummary:
         final_plan=plan.final_plan,
         estimated_size_bytes=root.size_bytes if root else None,
         estimated_rows=root.row_count if root else None,
-        estimates=plan.estimates[:50],
+        estimates=plan.estimates[:LIST_LIMIT],
     )
 
 
@@ -190,12 +218,17 @@ def analyze_query_plan(
     sql: str | None = None,
     schema: str | None = None,
     connect_url: str | None = None,
+    detail: Literal["summary", "full"] = "full",
+    cursor: str | None = None,
 ) -> PlanAnalysis:
     """Analyse one plan: ``plan`` (text/JSON, or JSON already decoded), else the file at ``path``, else ``sql``
     (+ ``schema``) explained.
 
     With ``plan`` given, ``path`` only names where the text came from (quoted in the evidence, not read).
+    ``cursor`` (a full answer's ``next_cursor``) asks for the next page of the operator tree.
     """
+    if cursor and detail != "full":
+        raise BadInputError("cursor pages the operator tree, which only detail='full' lists; pass detail='full' with it")
     given = [name for name, value in (("plan", plan), ("sql", sql)) if _given(value)]
     if len(given) > 1 or not (given or (path and path.strip())):
         raise BadInputError(
@@ -234,29 +267,60 @@ def analyze_query_plan(
     if parsed.adaptive and parsed.final_plan is False:
         notes.append("AQE plan before execution (isFinalPlan=false): joins and partition counts may change at run "
                      "time; the plan in the Spark UI or event log after the run is the final one")
-    truncated = len(parsed.nodes) > NODE_LIMIT
+    from . import context_store
+
+    key = context_store.content_hash(None, text.encode("utf-8", errors="replace"))
+    nodes, next_cursor = page(parsed.nodes, NODE_PAGE, cursor, fingerprint(plan=key))
+    summary = summarize(parsed)
+    references: dict[str, str] = {}
     result = PlanAnalysis(
         source=source,
         file=file,
         form=parsed.form,
-        summary=summarize(parsed),
-        findings=find_plan_issues(parsed, file=file),
-        nodes=parsed.nodes[:NODE_LIMIT],
-        nodes_truncated=truncated,
-        more=(f"{len(parsed.nodes) - NODE_LIMIT} more nodes are not listed; the summary and findings cover all of "
-              "them. Analyse a subtree (paste part of the plan) to see its nodes.") if truncated else None,
+        summary=summary,
+        findings=cite_findings(find_plan_issues(parsed, file=file), references),
+        nodes=[_tree_node(n) for n in nodes],
+        next_cursor=next_cursor,
+        references=references,
+        more=_more(parsed, summary, next_cursor),
         explained_plan=explained,
         notes=notes,
     )
-    _remember(result, text, settings)
+    if cursor is None:  # a later page is the same plan: kept already
+        _remember(result, key, settings)
+    if detail == "summary":
+        from .plan_summary import plan_summary
+
+        return plan_summary(result)
     return result
 
 
-def _remember(result: PlanAnalysis, text: str, settings: Settings) -> None:
+def _tree_node(node: PlanNode) -> TreeNode:
+    return TreeNode(id=node.id, parent=node.parent, depth=node.depth, text=node.text, accelerator=node.accelerator,
+                    codegen_id=node.codegen_id, subquery=node.subquery or None, details=node.details)
+
+
+def _more(parsed: ParsedPlan, summary: PlanSummary, next_cursor: str | None) -> str | None:
+    """What the full answer left out: lists cut to LIST_LIMIT, nodes beyond this page."""
+    counts = {"joins": sum(summary.joins_by_type.values()), "exchanges": summary.shuffle_exchanges
+              + summary.broadcast_exchanges, "scans": sum(1 for n in parsed.nodes if n.scan is not None),
+              "estimates": len(parsed.estimates)}
+    cut = [f"{name} ({LIST_LIMIT} of {n})" for name, n in counts.items() if n > LIST_LIMIT]
+    parts = []
+    if cut:
+        parts.append(f"the summary lists are cut: {', '.join(cut)}; the counts and findings cover them all")
+    if next_cursor is not None:
+        parts.append(f"{len(parsed.nodes)} nodes in pages of {NODE_PAGE}: pass cursor=next_cursor for the next")
+    if not parts:
+        return None
+    sentence = "; ".join(parts)
+    return sentence[0].upper() + sentence[1:] + "."
+
+
+def _remember(result: PlanAnalysis, key: str, settings: Settings) -> None:
     """Keep the plan and its findings in the context store; a busy store never fails the analysis."""
     from . import context_store
 
-    key = context_store.content_hash(None, text.encode("utf-8", errors="replace"))
     try:
         context_store.save_plan(settings, key, result.file, result.form, result.summary.headline,
                                 result.model_dump_json(), result.findings)

@@ -1,4 +1,4 @@
-"""The text rendering of an analyze_query_plan result, for ``dgx-spark-mcp plan``."""
+"""The text rendering of an analyze_query_plan result, summary or full, for ``dgx-spark-mcp plan``."""
 
 from __future__ import annotations
 
@@ -28,9 +28,14 @@ def render_plan_analysis(result: PlanAnalysis) -> str:
         out += [f"    node {line}" for e in finding.evidence for line in e.lines[:1]]
         if finding.fix is not None:
             out.append(f"    fix: {finding.fix.summary}")
-            out += [f"    set {c.key}={c.recommended_value}: {c.reason}" for c in finding.fix.changes]
-    out.append("\nPlan:")
-    out += _tree(result)
+            out += [f"    set {c.key}={c.recommended_value}: {c.reason}" + (f" [{c.ref}]" if c.ref else "")
+                    for c in finding.fix.changes]
+    out += [f"[{ref}] {url}" for ref, url in result.references.items()]
+    if result.nodes:
+        out.append("\nPlan:")
+        out += _tree(result)
+    if result.next_cursor:
+        out.append(f"next page of the tree: --cursor {result.next_cursor}")
     if result.more:
         out.append(result.more)
     out += [f"note: {note}" for note in result.notes]

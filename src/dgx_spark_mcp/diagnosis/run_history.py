@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from pydantic import ValidationError
 
@@ -101,9 +102,17 @@ def analyze_and_remember(
     limit: int = DEFAULT_LIMIT,
     workload: Workload | None = None,
     hardware: str | None = None,
+    detail: Literal["summary", "full"] = "full",
 ) -> EventLogAnalysis:
-    """``analyze_event_log``, then the run kept in the history (what the tool and the CLI both do)."""
+    """``analyze_event_log``, then the run kept in the history (what the tool and the CLI both do).
+
+    The history is fed from the full analysis (a summary has no properties); a summary is cut from it after.
+    """
     analysis = analyze_event_log(path, settings, executor_counts, limit)
     source = allowed_path(path, settings, directory_ok=True)
     analysis.history = remember(analysis, source, settings, workload, hardware)
+    if detail == "summary":
+        from .eventlog_summary import event_log_summary
+
+        return event_log_summary(analysis, limit, explicit_counts=executor_counts is not None)
     return analysis

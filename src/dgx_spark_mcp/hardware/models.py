@@ -197,6 +197,8 @@ class HardwareSnapshot(BaseModel):
     captured_at: datetime
     gpu_stack: GpuStack
     gpus: list[GpuInfo] = Field(default_factory=list)
-    topology: list[GpuLink] = Field(default_factory=list, description="One entry per GPU pair.")
+    topology: list[GpuLink] = Field(default_factory=list, description="One entry per GPU pair (detail='full').")
+    topology_summary: list[str] = Field(default_factory=list, description="The GPU pairs, one line per kind of link.")
     host: HostInfo = Field(description="The host: live facts, or the profile's CPU and memory.")
     warnings: list[str] = Field(default_factory=list)
+    more: str | None = Field(default=None, description="What the summary left out, and how to get it.")

@@ -69,8 +69,12 @@ def render_snapshot(s: HardwareSnapshot) -> str:
     if s.topology:
         out += ["", "Topology:"]
         out += [f"  GPU{t.gpu_a}-GPU{t.gpu_b}: {t.common_ancestor}, P2P {t.p2p_read}, NVLink {t.nvlink}" for t in s.topology]
+    elif s.topology_summary:
+        out += ["", "Topology:", *("  " + line for line in s.topology_summary)]
     if s.warnings:
         out += ["", "Warnings:", *("  - " + w for w in s.warnings)]
+    if s.more:
+        out += ["", f"({s.more.replace('detail=', '--detail ').replace(chr(39) + 'full' + chr(39), 'full')})"]
     return "\n".join(out)
 
 

@@ -20,4 +20,6 @@ class ConfigBuilder:
     def set(self, key: str, value: Any, reason: str, reference: str) -> None:
         """``reference`` names an entry of data/spark-sizing.json's references (a docs URL)."""
         text = str(value).lower() if isinstance(value, bool) else str(value)
-        self.entries[key] = ConfigEntry(key=key, value=text, reason=reason, reference=self.references[reference])
+        if reference not in self.references:
+            raise KeyError(f"reference {reference!r} is not in data/spark-sizing.json's references")
+        self.entries[key] = ConfigEntry(key=key, value=text, reason=reason, ref=reference)

@@ -67,8 +67,12 @@ class CheckResult(BaseModel):
     )
     hardware: str | None = Field(description="The hardware the hardware-aware rules used; None when none was given.")
     spark_keys_version: str = Field(description="Spark version the known-keys list was generated from.")
-    findings: list[Finding] = Field(description="Most severe first, then by line.")
-    counts: SeverityCounts
-    parsed: list[ParsedKey] = Field(description="Every key read, in order, with its line (secret values redacted).")
+    findings: list[Finding] = Field(description="Most severe first, then by line; cut to the limit.")
+    findings_total: int
+    counts: SeverityCounts = Field(description="Findings by severity, all of them.")
+    keys_read: int = Field(description="Keys read from the input.")
+    parsed: list[ParsedKey] = Field(default_factory=list, description="With detail='full': every key read, in order, "
+                                    "with its line (secret values redacted).")
     skipped: list[SkippedRule] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    more: str | None = Field(default=None, description="What was left out, and the call that returns it.")

@@ -25,7 +25,7 @@ from .models import DeployMode
 from .rules import SEVERITY_RANK, list_rules
 from .target import HardwareSpec, resolve_target
 
-__all__ = ["MAX_CONFIG_BYTES", "check_config", "check_parsed", "read_config_file"]
+__all__ = ["MAX_CONFIG_BYTES", "check_config", "check_parsed", "read_config_file", "shaped"]
 
 
 def _order(finding: Finding) -> tuple[int, int, int, str]:
@@ -68,12 +68,26 @@ def check_parsed(
         hardware=target.label if target else None,
         spark_keys_version=spark_keys_version(),
         findings=findings,
+        findings_total=len(findings),
         counts=counts,
+        keys_read=len(parsed.entries),
         parsed=parsed.entries,
         skipped=skipped,
         notes=[*parsed.notes, *(target.warnings if target else ())],
     )
     return _without_secrets(result, parsed)
+
+
+def shaped(result: CheckResult, detail: str = "full", limit: int | None = None) -> CheckResult:
+    """The answer an agent asked for: the first ``limit`` findings, and the keys read only with detail='full'."""
+    findings = result.findings if limit is None else result.findings[:limit]
+    more = []
+    if len(findings) < len(result.findings):
+        more.append(f"{len(result.findings) - len(findings)} more findings with a larger limit")
+    parsed = result.parsed if detail == "full" else []
+    if result.parsed and not parsed:
+        more.append("detail='full' lists every key read with its line")
+    return result.model_copy(update={"findings": findings, "parsed": parsed, "more": "; ".join(more) or None})
 
 
 def _without_secrets(result: CheckResult, parsed: ParsedConfig) -> CheckResult:

@@ -19,8 +19,9 @@ from ..errors import BadInputError
 from . import rapids
 from .builder import ConfigBuilder
 from .gpu_choice import gpu_wanted
-from .models import ConfigChange, ConfigEntry, DeployMode, ExecutorPlan, GpuChoice, SparkConfig, Workload
-from .output import render_outputs
+from .models import (ConfigChange, ConfigEntry, ConfiguredKey, DeployMode, ExecutorPlan, GpuChoice, OutputForm,
+                     SparkConfig, Workload)
+from .output import render_output
 from .sizes import parse_size, spark_size
 from .sizing import constants, size_cpu, size_gpu
 from .target import HardwareSpec, Target, resolve_target
@@ -304,7 +305,7 @@ def _merge_current(b: ConfigBuilder, current: dict[str, str] | None) -> list[Con
         if entry is not None:
             if entry.value != value:
                 changes.append(ConfigChange(key=key, current_value=value, recommended_value=entry.value,
-                                            reason=entry.reason, reference=entry.reference))
+                                            reason=entry.reason, reference=b.references[entry.ref]))
         elif key in _MANAGED and key not in managed:
             changes.append(ConfigChange(
                 key=key, current_value=value, recommended_value=None,
@@ -312,7 +313,7 @@ def _merge_current(b: ConfigBuilder, current: dict[str, str] | None) -> list[Con
                 reference=b.references["spark-config"]))
         else:
             b.entries[key] = ConfigEntry(key=key, value=value, reason="kept from the current configuration",
-                                         reference="your current configuration")
+                                         ref=CURRENT)
     return changes
 
 
@@ -325,7 +326,22 @@ _MANAGED = frozenset({
 })
 
 
-def optimize(request: TuneRequest, nvml: Any | None = None) -> SparkConfig:
+def _explained(entries: list[ConfigEntry]) -> dict[str, ConfiguredKey]:
+    """The key map; a reason given for an earlier key is pointed at, not repeated."""
+    first: dict[str, str] = {}
+    out = {}
+    for e in entries:
+        reason = e.reason if e.reason not in first else f"as for {first[e.reason]}"
+        first.setdefault(e.reason, e.key)
+        out[e.key] = (e.value, reason, e.ref)
+    return out
+
+
+CURRENT = "current"
+"""The reference id of a key kept from the user's own configuration."""
+
+
+def optimize(request: TuneRequest, nvml: Any | None = None, output: OutputForm = "conf") -> SparkConfig:
     """The configuration for ``request``, with every key explained."""
     notes: list[str] = []
     warnings: list[str] = []
@@ -368,7 +384,11 @@ def optimize(request: TuneRequest, nvml: Any | None = None) -> SparkConfig:
     _warnings(request, plan, target, warnings, notes)
     changes = _merge_current(b, request.current_config)
     entries = list(b.entries.values())
-    outputs = render_outputs(entries, request.deploy_mode, plan, gpu, version_text)
+    if output == "k8s" and request.deploy_mode is not DeployMode.KUBERNETES:
+        raise BadInputError(f"output 'k8s' is a SparkApplication for deploy_mode 'kubernetes', not "
+                            f"{request.deploy_mode.value!r}; ask for output 'conf' or 'submit', or deploy_mode 'kubernetes'")
+    used = dict.fromkeys(e.ref for e in entries)
+    references = {ref: ("your current configuration" if ref == CURRENT else b.references[ref]) for ref in used}
     return SparkConfig(
         workload=request.workload,
         data_size_bytes=data_bytes,
@@ -378,12 +398,11 @@ def optimize(request: TuneRequest, nvml: Any | None = None) -> SparkConfig:
         gpu_enabled=gpu,
         spark_version=version_text,
         plan=plan,
-        entries=entries,
-        conf={e.key: e.value for e in entries},
+        config=_explained(entries),
+        references=references,
         changes=changes,
-        spark_defaults_conf=outputs.spark_defaults_conf,
-        spark_submit=outputs.spark_submit,
-        kubernetes_manifest=outputs.kubernetes_manifest,
+        output=output,
+        rendered=render_output(output, entries, request.deploy_mode, plan, gpu, version_text),
         warnings=warnings,
         notes=notes,
     )

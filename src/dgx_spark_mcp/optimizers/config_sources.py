@@ -449,6 +449,25 @@ def _check_text(text: str, filename: str | None) -> None:
         )
 
 
+_CONFIG_KEY = re.compile(r"[A-Za-z_][\w-]*(?:\.[\w-]+)+")
+"""A configuration key: dotted words (spark.executor.memory, spark.hadoop.fs.s3a.endpoint)."""
+
+
+def _refuse_non_config(parsed: ParsedConfig, filename: str | None) -> None:
+    """Text read as spark-defaults.conf where no line has a dotted key is something else (a log, prose): checking
+    its lines as keys would only list each one as unknown."""
+    if not parsed.entries or any(_CONFIG_KEY.fullmatch(e.key) for e in parsed.entries):
+        return
+    first = parsed.entries[0]
+    what = f"{filename!r}" if filename else "the text"
+    raise BadInputError(
+        f"{what} does not read as a Spark configuration: none of its {len(parsed.entries)} 'key value' lines has a "
+        f"dotted key such as spark.executor.memory (line {first.line} starts {(first.text or first.key)[:60]!r}); give "
+        "spark-defaults.conf text, a spark-submit command or a source file, or format 'conf' to check it anyway "
+        "(a log belongs to diagnose_log)"
+    )
+
+
 def parse_config(
     config: dict[str, Any] | str, fmt: ConfigFormat = ConfigFormat.AUTO, filename: str | None = None
 ) -> ParsedConfig:
@@ -466,6 +485,8 @@ def parse_config(
             parsed = _parse_json_text(config)
         elif chosen is ConfigFormat.CONF:
             parsed = parse_conf_text(config)
+            if fmt is ConfigFormat.AUTO:
+                _refuse_non_config(parsed, filename)
         elif chosen is ConfigFormat.SUBMIT:
             parsed = parse_submit(config, forced=fmt is ConfigFormat.SUBMIT)
         else:

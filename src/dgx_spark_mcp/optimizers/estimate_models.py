@@ -120,8 +120,20 @@ class ResourceEstimate(BaseModel):
     runtime: RuntimeEstimate | None = Field(description="None without a data size.")
     feasibility: Feasibility
     cost: CostEstimate | None = Field(description="None when no sourced price applies; see notes.")
-    constants: list[UsedConstant] = Field(description="Every constant this estimate used, with its source.")
+    constants: list[UsedConstant] = Field(
+        default_factory=list, description="With detail='full': every constant this estimate used, with its source.")
     warnings: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    more: str | None = Field(default=None, description="What the summary left out, and how to get it.")
+
+    def summary(self) -> ResourceEstimate:
+        """The estimate without the throughput model's terms, the classifier's scores and the constants' sources."""
+        runtime = self.runtime.model_copy(update={"terms": []}) if self.runtime else None
+        workload = self.workload.model_copy(update={"scores": {}})
+        return self.model_copy(update={
+            "runtime": runtime, "workload": workload, "constants": [],
+            "more": "detail='full' adds the runtime model's terms per operation, every class's keyword score and "
+                    f"the {len(self.constants)} constants used, each with its source",
+        })
 
 

@@ -57,5 +57,8 @@ def render_estimate(e: ResourceEstimate) -> str:
         out.append(f"Cost: ${c.low_usd:,.2f} to ${c.high_usd:,.2f} ({c.gpu_hours_low:g} to {c.gpu_hours_high:g} GPU-hours)")
     out += [f"WARNING: {warning}" for warning in e.warnings]
     out += [f"note: {note}" for note in e.notes]
-    out.append(f"{len(e.constants)} constants used; --json lists each with its source.")
+    if e.constants:
+        out.append(f"{len(e.constants)} constants used; --json lists each with its source.")
+    else:
+        out.append("--detail full --json lists every constant used, with its source.")
     return "\n".join(out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -11,9 +12,11 @@ from ..hardware.profiles import Sourced
 __all__ = [
     "ConfigChange",
     "ConfigEntry",
+    "ConfiguredKey",
     "DeployMode",
     "ExecutorPlan",
     "GpuChoice",
+    "OutputForm",
     "SizingConstants",
     "SparkConfig",
     "Workload",
@@ -88,10 +91,16 @@ class SizingConstants(BaseModel):
 
 
 class ConfigEntry(BaseModel):
+    """One key as the builder decides it; the answer lists it as [value, reason, ref] under its key."""
+
     key: str
     value: str
     reason: str = Field(description="Why this value, in one line.")
-    reference: str = Field(description="The Spark or RAPIDS document behind it.")
+    ref: str = Field(description="Id of the document behind it, in data/spark-sizing.json's references.")
+
+
+ConfiguredKey = tuple[str, str, str]
+"""[value, reason, reference id]: a row, not an object, so forty keys do not repeat three field names forty times."""
 
 
 class ConfigChange(BaseModel):
@@ -101,7 +110,8 @@ class ConfigChange(BaseModel):
     current_value: str | None = Field(default=None, description="The value in use, when known (None: unset or unknown).")
     recommended_value: str | None = Field(description="The value to set; None means remove the key.")
     reason: str = Field(description="Why, in one line, with the measured figure that led to it when there is one.")
-    reference: str = Field(description="The Spark or RAPIDS document behind it.")
+    reference: str | None = Field(default=None, description="The Spark or RAPIDS document behind it (left out "
+                                  "where the enclosing finding names it).")
 
 
 class ExecutorPlan(BaseModel):
@@ -123,8 +133,11 @@ class ExecutorPlan(BaseModel):
     task_slots_total: int
 
 
+OutputForm = Literal["conf", "submit", "k8s"]
+
+
 class SparkConfig(BaseModel):
-    """A complete, explained configuration for one job on one cluster shape."""
+    """A complete, explained configuration for one job on one cluster shape: the key map once, one rendering."""
 
     workload: Workload
     data_size_bytes: int
@@ -134,15 +147,19 @@ class SparkConfig(BaseModel):
     gpu_enabled: bool
     spark_version: str
     plan: ExecutorPlan
-    entries: list[ConfigEntry] = Field(description="Every emitted key with its value, reason and reference.")
-    conf: dict[str, str] = Field(description="key -> value, the same keys as 'entries'.")
+    config: dict[str, ConfiguredKey] = Field(
+        description="key -> [value, reason in one line, id in 'references' of the document behind it], in file order.")
+    references: dict[str, str] = Field(description="Reference id -> the document (URL or named source), each once.")
     changes: list[ConfigChange] = Field(
         default_factory=list, description="How the configuration differs from the current one given, key by key."
     )
-    spark_defaults_conf: str = Field(description="The configuration as spark-defaults.conf text.")
-    spark_submit: str = Field(description="The configuration as spark-submit flags.")
-    kubernetes_manifest: str | None = Field(
-        default=None, description="A spark-operator SparkApplication snippet (kubernetes deploy mode only)."
-    )
+    output: OutputForm = Field(description="The form 'rendered' is in.")
+    rendered: str = Field(description="The configuration as spark-defaults.conf text (conf), spark-submit flags "
+                          "(submit) or a spark-operator SparkApplication (k8s).")
     warnings: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+
+    @property
+    def conf(self) -> dict[str, str]:
+        """key -> value."""
+        return {key: value for key, (value, _, _) in self.config.items()}

@@ -1,18 +1,19 @@
 """One configuration, three forms: spark-defaults.conf, spark-submit flags, a SparkApplication.
 
 Every form carries every key (the earlier tool's spark-submit dropped Kryo, AQE and
-dynamic allocation); a test parses each form back and compares it with the key map.
+dynamic allocation); a test parses each form back and compares it with the key map.  An
+answer holds one form, the one asked for; the reasons live once, in the key map, so the
+spark-defaults.conf text carries no reason comments.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
 
-from .models import ConfigEntry, DeployMode, ExecutorPlan
+from .models import ConfigEntry, DeployMode, ExecutorPlan, OutputForm
 
-__all__ = ["Outputs", "render_outputs"]
+__all__ = ["render_output"]
 
 _MASTERS = {
     DeployMode.STANDALONE: "spark://MASTER_HOST:7077",
@@ -29,18 +30,9 @@ _OPERATOR_FIELDS = {
 }
 
 
-@dataclass(frozen=True)
-class Outputs:
-    spark_defaults_conf: str
-    spark_submit: str
-    kubernetes_manifest: str | None
-
-
 def _defaults_conf(entries: list[ConfigEntry], version: str) -> str:
-    lines = [f"# spark-defaults.conf for Spark {version}, written by dgx-spark-mcp (optimize_spark_config)", ""]
-    for e in entries:
-        lines.append(f"# {e.reason}")
-        lines.append(f"{e.key} {e.value}")
+    lines = [f"# spark-defaults.conf, Spark {version} (dgx-spark-mcp)"]
+    lines += [f"{e.key} {e.value}" for e in entries]
     return "\n".join(lines) + "\n"
 
 
@@ -90,9 +82,11 @@ def _manifest(entries: list[ConfigEntry], plan: ExecutorPlan, gpu: bool, version
     return "\n".join(lines) + "\n"
 
 
-def render_outputs(entries: list[ConfigEntry], deploy: DeployMode, plan: ExecutorPlan, gpu: bool, version: str) -> Outputs:
-    return Outputs(
-        spark_defaults_conf=_defaults_conf(entries, version),
-        spark_submit=_spark_submit(entries, deploy, gpu),
-        kubernetes_manifest=_manifest(entries, plan, gpu, version) if deploy is DeployMode.KUBERNETES else None,
-    )
+def render_output(form: OutputForm, entries: list[ConfigEntry], deploy: DeployMode, plan: ExecutorPlan, gpu: bool,
+                  version: str) -> str:
+    """The configuration in one form (k8s only for the kubernetes deploy mode: the caller checks)."""
+    if form == "conf":
+        return _defaults_conf(entries, version)
+    if form == "submit":
+        return _spark_submit(entries, deploy, gpu)
+    return _manifest(entries, plan, gpu, version)

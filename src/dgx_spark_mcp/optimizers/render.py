@@ -18,7 +18,7 @@ def render_config(c: SparkConfig) -> str:
         f"(heap {p.heap_mib} + overhead {p.overhead_mib} + PySpark {p.pyspark_mib}); "
         f"{p.executors_total} executors, {p.task_slots_total} task slots in all",
         "",
-        table(["key", "value", "why"], [[e.key, e.value, e.reason] for e in c.entries]),
+        table(["key", "value", "why"], [[key, value, reason] for key, (value, reason, _) in c.config.items()]),
     ]
     if c.changes:
         out += ["", "Changes from the current configuration:"]
@@ -27,5 +27,5 @@ def render_config(c: SparkConfig) -> str:
     if c.warnings:
         out += ["", *[f"WARNING: {w}" for w in c.warnings]]
     out += [f"note: {n}" for n in c.notes]
-    out += ["", "Print one form with --output conf|submit|k8s; --json for everything."]
+    out += ["", "Print one form with --output conf|submit|k8s; --json for the key map with reasons and references."]
     return "\n".join(out)

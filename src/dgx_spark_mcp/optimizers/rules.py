@@ -26,6 +26,8 @@ __all__ = [
     "Rule",
     "RuleBook",
     "RuleCase",
+    "RuleIndex",
+    "RuleSummary",
     "Severity",
     "SEVERITY_RANK",
     "Threshold",
@@ -33,6 +35,7 @@ __all__ = [
     "list_rules",
     "render_rules_markdown",
     "rule_book",
+    "rule_index",
 ]
 
 Unit = Literal["GiB", "MiB", "bytes", "cores", "executors", "tasks per core", "tasks", "fraction"]
@@ -198,3 +201,30 @@ def render_rules_markdown(book: RuleBook) -> str:
                 for ref in r.references]
         out += ["", "Cases: " + ", ".join(f"`{c.name}` ({c.expect})" for c in r.cases)]
     return "\n".join(out) + "\n"
+
+
+class RuleSummary(BaseModel):
+    """A rule in the index of spark://best-practices."""
+
+    id: str
+    aliases: list[str]
+    title: str
+    category: Category
+    severity: Severity
+    needs_hardware: bool
+    best_practice: str
+    keys: list[str] = Field(description="The keys the rule's fix changes.")
+    uri: str = Field(description="The resource with the rule in full.")
+
+
+class RuleIndex(BaseModel):
+    rules: list[RuleSummary]
+
+
+def rule_index() -> RuleIndex:
+    return RuleIndex(rules=[
+        RuleSummary(id=r.id, aliases=r.aliases, title=r.title, category=r.category, severity=r.severity,
+                    needs_hardware=r.needs_hardware, best_practice=r.best_practice, keys=r.fix.keys,
+                    uri=f"spark://rules/{r.id}")
+        for r in list_rules()
+    ])

@@ -19,7 +19,7 @@ from ..hardware.profiles import list_profiles
 from ..hardware.snapshot import snapshot_for
 from .sizing import GpuNode
 
-__all__ = ["HardwareSpec", "Target", "resolve_target"]
+__all__ = ["HardwareSpec", "Target", "hardware_arg", "resolve_target"]
 
 
 class HardwareSpec(BaseModel):
@@ -129,6 +129,11 @@ def _spec_from(raw: Any) -> HardwareSpec:
             "list_hardware_profiles), 'this', or {cpu_cores, memory_gib[, gpu_count, gpu_model, gpu_memory_gib, "
             "unified_memory]}"
         ) from None
+
+
+def hardware_arg(raw: str | HardwareSpec | dict[str, Any] | None) -> str | HardwareSpec | None:
+    """A tool's ``hardware`` argument as the optimizers take it: a dict becomes a checked node spec."""
+    return _spec_from(raw) if isinstance(raw, dict) else raw
 
 
 def _short(raw: Any) -> str:

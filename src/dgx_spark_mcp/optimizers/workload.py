@@ -91,7 +91,7 @@ class WorkloadClassification(BaseModel):
     confidence: float = Field(ge=0, le=1, description="top score / (sum of scores + prior); 1 when given.")
     confidence_label: Confidence
     decided_by: list[Evidence] = Field(description="The words (and operations) that scored for the chosen class.")
-    scores: dict[str, float] = Field(description="Every class that scored, with its score.")
+    scores: dict[str, float] = Field(default_factory=dict, description="Every class that scored, with its score.")
     note: str | None = None
 
 

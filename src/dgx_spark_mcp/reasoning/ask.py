@@ -20,7 +20,8 @@ from ..errors import BadInputError, CouldNotDoError
 from .context import DEFAULT_BUDGET_TOKENS, AssembledContext, ContextBlock, build_blocks, fit_blocks
 from .redact import redact
 
-__all__ = ["AskResult", "Citation", "PreparedPrompt", "SYSTEM_PROMPT", "START_COMMANDS", "ask", "prepare_prompt"]
+__all__ = ["AskResult", "Citation", "PreparedPrompt", "SYSTEM_PROMPT", "START_COMMANDS", "ask", "prepare_prompt",
+           "summarize_answer"]
 
 logger = logging.getLogger(__name__)  # not `log`: that is ask's log-file argument
 
@@ -82,8 +83,10 @@ class AskResult(BaseModel):
     unknown_citations: list[str] = Field(
         default_factory=list, description="Ids the answer cites that are not in the context: unsupported claims."
     )
-    context: list[ContextBlock] = Field(description="The blocks given (or, with no engine, that would be given).")
-    dropped: list[ContextBlock] = Field(description="Blocks that did not fit the token budget.")
+    context: list[ContextBlock] = Field(default_factory=list, description="The blocks given (or, with no engine, that "
+                                        "would be given); in the summary only with no answer, as id, file and text.")
+    dropped: list[ContextBlock] = Field(default_factory=list, description="Blocks that did not fit the token budget "
+                                        "(detail='full').")
     prompt_tokens: int = Field(description="Tokens of the whole prompt as sent: system prompt, context, question and "
                                "the chat template.")
     prompt_tokens_method: str = Field(description="tokenizer (the served model's tokenizer and chat template), server "
@@ -94,6 +97,31 @@ class AskResult(BaseModel):
     redactions: dict[str, int] = Field(description="Secrets replaced before anything reached the model, by kind.")
     notes: list[str]
     start_commands: list[str] = Field(default_factory=list, description="How to start a local engine, when none answered.")
+    more: str | None = Field(default=None, description="What the summary left out, and how to get it.")
+
+
+SUMMARY_CONTEXT_TOKENS = 1_200
+"""With no answer, the summary hands the agent the most relevant context blocks up to this many tokens."""
+
+
+def summarize_answer(result: AskResult) -> AskResult:
+    """The answer with its citations; with no answer, the most relevant context as id, file and text (the rest, the
+    dropped blocks and each block's ranking on request)."""
+    shown: list[ContextBlock] = []
+    if result.answer is None:
+        used = 0
+        for block in result.context:
+            if shown and used + (block.tokens or 0) > SUMMARY_CONTEXT_TOKENS:
+                break
+            used += block.tokens or 0
+            shown.append(ContextBlock(id=block.id, source=block.source, file=block.file,
+                                      line_numbers=block.line_numbers, text=block.text))
+    left = len(result.context) - len(shown)
+    more = None
+    if left or result.dropped:
+        parts = [f"{left} more context block(s)" if left else "", f"{len(result.dropped)} dropped" if result.dropped else ""]
+        more = "detail='full' adds " + " and ".join(p for p in parts if p) + ", with each block's severity and ranking"
+    return result.model_copy(update={"context": shown, "dropped": [], "more": more})
 
 
 @dataclass

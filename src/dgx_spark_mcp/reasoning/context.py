@@ -38,8 +38,8 @@ class ContextBlock(BaseModel):
     rule_id: str | None = None
     title: str = ""
     text: str = Field(description="The block as the model sees it (already redacted).")
-    tokens: int = Field(default=0, description="Tokens of text, counted as prompt_tokens_method says.")
-    relevance: float = Field(default=0.0, description="Severity rank plus question words shared; higher first.")
+    tokens: int | None = Field(default=None, description="Tokens of text, counted as prompt_tokens_method says.")
+    relevance: float | None = Field(default=None, description="Severity rank plus question words shared; higher first.")
 
 
 class AssembledContext(BaseModel):
@@ -201,12 +201,12 @@ def fit_blocks(
         shared = len(words & set(_WORD.findall(b.text.lower())))
         b.relevance = _SEVERITY_RANK.get((b.severity or "").lower(), 0) + shared / 100
     # The hardware block is small and nearly always relevant to a sizing question: it keeps its place by severity.
-    ranked = sorted(blocks, key=lambda b: -b.relevance)
+    ranked = sorted(blocks, key=lambda b: -(b.relevance or 0.0))
     kept, dropped, used = [], [], 0
     for b in ranked:
-        if used + b.tokens <= budget_tokens:
+        if used + (b.tokens or 0) <= budget_tokens:
             kept.append(b)
-            used += b.tokens
+            used += b.tokens or 0
         else:
             dropped.append(b)
     return AssembledContext(blocks=kept, dropped=dropped, budget_tokens=budget_tokens, redactions=totals)

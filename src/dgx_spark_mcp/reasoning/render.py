@@ -22,7 +22,7 @@ def render_answer(r: AskResult, streamed: bool = False) -> str:
         if r.engine_error:
             lines.append(f"The {r.engine.kind if r.engine else 'local'} engine failed: {r.engine_error}")
         lines.append("No local engine answered; the context an agent (or you) can reason from:")
-        lines += [f"  [{b.id}] {b.title}" for b in r.context]
+        lines += [f"  [{b.id}] {b.title or b.text.removeprefix(f'[{b.id}] ').split(chr(10))[0][:160]}" for b in r.context]
         lines += [f"  start one: {c}" for c in r.start_commands]
     if r.citations:
         lines.append("Cited:")

@@ -1,7 +1,6 @@
 """MCP resources: read-only views an agent can attach as context."""
 
 import functools
-import json
 from collections.abc import Callable
 from typing import ParamSpec
 
@@ -16,7 +15,10 @@ P = ParamSpec("P")
 
 
 def as_json(model: BaseModel) -> str:
-    return json.dumps(model.model_dump(mode="json"), indent=2)
+    """A resource's text: compact JSON without empty optional fields, as the tools answer."""
+    from ..tools.answers import compact, compact_json
+
+    return compact_json(compact(model))
 
 
 def resource_errors(fn: Callable[P, str]) -> Callable[P, str]:

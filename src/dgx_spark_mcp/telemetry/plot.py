@@ -67,13 +67,15 @@ class TelemetryPlot(BaseModel):
     series: list[PlotSeries]
     notes: list[str] = Field(default_factory=list)
 
+    def headline(self) -> str:
+        """One sentence: what the chart draws, over when, how thinned."""
+        bucket = "raw samples" if self.bucket_s is None else f"{_format_seconds(self.bucket_s)} buckets"
+        return (f"{', '.join(self.metrics)} for {len({s.uuid for s in self.series})} GPU(s), "
+                f"{self.start:%Y-%m-%d %H:%M:%S} to {self.end:%Y-%m-%d %H:%M:%S} UTC, {bucket}.")
+
     def caption(self) -> str:
         """A one-paragraph text of what the chart shows, for readers without the image."""
-        bucket = "raw samples" if self.bucket_s is None else f"{_format_seconds(self.bucket_s)} buckets"
-        lines = [
-            f"{', '.join(self.metrics)} for {len({s.uuid for s in self.series})} GPU(s), "
-            f"{self.start:%Y-%m-%d %H:%M:%S} to {self.end:%Y-%m-%d %H:%M:%S} UTC, {bucket}."
-        ]
+        lines = [self.headline()]
         for s in self.series:
             lines.append(f"{s.metric} {s.label}: {s.points} points, min {s.min}, mean {s.mean}, max {s.max}")
         lines += self.notes

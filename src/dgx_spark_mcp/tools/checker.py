@@ -1,9 +1,9 @@
 """Tool: check_spark_config."""
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from mcp.server import MCPServer
 from pydantic import BeforeValidator, Field
 
 from ..app import App
@@ -14,9 +14,9 @@ from ..optimizers.config_sources import ConfigFormat
 from ..optimizers.models import DeployMode
 from ..optimizers.target import HardwareSpec
 from ..settings import Settings
-from . import READ_ONLY, agent_errors
+from . import READ_ONLY, Detail, DetailArg, tool
 
-__all__ = ["register", "run_check"]
+__all__ = ["DEFAULT_LIMIT", "run_check", "tools"]
 
 
 def _decoded_back_to_text(value: Any) -> Any:
@@ -35,19 +35,24 @@ def _decoded_back_to_text(value: Any) -> Any:
 ConfigInput = Annotated[dict[str, str | int | float | bool] | str, BeforeValidator(_decoded_back_to_text)]
 
 
+DEFAULT_LIMIT = 10
+
+
 def run_check(
     settings: Settings,
     config: ConfigInput | None,
     path: str | None,
     fmt: ConfigFormat,
-    hardware: str | HardwareSpec | None,
+    hardware: str | HardwareSpec | dict[str, Any] | None,
     deploy_mode: DeployMode | None,
     language: str | None,
     nvml: Any | None = None,
+    detail: Detail = "full",
+    limit: int | None = None,
 ) -> CheckResult:
     """The tool's work, shared with the CLI so that ``check --json`` prints the same result."""
     # The checker and its knowledge files load on the first check, not when the server starts.
-    from ..optimizers.checker import check_config, read_config_file
+    from ..optimizers.checker import check_config, read_config_file, shaped
 
     if (config is None) == (path is None):
         raise BadInputError(
@@ -58,55 +63,41 @@ def run_check(
     if path is not None:
         config, filename = read_config_file(path, settings)
     assert config is not None
-    return check_config(config, fmt, filename, hardware=hardware, deploy_mode=deploy_mode, language=language,
-                        nvml=nvml)
+    result = check_config(config, fmt, filename, hardware=hardware, deploy_mode=deploy_mode, language=language,
+                          nvml=nvml)
+    return shaped(result, detail, limit)
 
 
-def register(mcp: MCPServer, app: App) -> None:
-    @mcp.tool(title="Check a Spark configuration", annotations=READ_ONLY)
-    @agent_errors
+def tools(app: App) -> list[Callable[..., Any]]:
+    @tool(title="Check a Spark configuration", annotations=READ_ONLY)
     def check_spark_config(
         config: Annotated[
             ConfigInput | None,
-            Field(
-                description="The configuration: an object of key -> value, or text: spark-defaults.conf lines, a "
-                "spark-submit/pyspark command line, or PySpark/Scala/SQL source (auto-detected). Omit when giving path."
-            ),
+            Field(description="key -> value object, or text: spark-defaults.conf, a spark-submit/pyspark command, or "
+                  "PySpark/Scala/SQL source. Or give path."),
         ] = None,
         path: Annotated[
-            str | None,
-            Field(
-                description="A file to check instead of config: spark-defaults.conf, a shell script with spark-submit, "
-                "or a .py/.ipynb/.scala/.java/.sql source. Must be under the allowed roots."
-            ),
+            str | None, Field(description="A .conf, .sh, .py, .ipynb, .scala, .java or .sql file under the allowed roots.")
         ] = None,
-        format: Annotated[
-            ConfigFormat,
-            Field(description="Force how the input is read: json (object), conf, submit, source; default auto."),
-        ] = ConfigFormat.AUTO,
+        format: Annotated[ConfigFormat, Field(description="How to read the input (default: detected).")] = (
+            ConfigFormat.AUTO
+        ),
         hardware: Annotated[
-            str | HardwareSpec | None,
-            Field(
-                description="The node the job runs on, for the hardware rules (executor fits the node, GPU memory vs "
-                "concurrency, pinned memory, partitions vs cores): a profile name ('dgx-spark', 'dgx-h100'; see "
-                "list_hardware_profiles), 'this' for this machine, or a spec {cpu_cores, memory_gib, gpu_count, "
-                "gpu_memory_gib, ...}. Omit to skip those rules (they are listed under 'skipped')."
-            ),
+            str | dict[str, Any] | None,
+            Field(description="For the hardware rules: a profile name, 'this' or a node spec; omit to skip them."),
         ] = None,
-        deploy_mode: Annotated[
-            DeployMode | None,
-            Field(description="Cluster manager (local, standalone, yarn, kubernetes); default: read from spark.master."),
-        ] = None,
+        deploy_mode: Annotated[DeployMode | None, Field(description="Default: from spark.master.")] = None,
         language: Annotated[
             Literal["python", "scala", "java", "sql", "r"] | None,
-            Field(description="The job's language when the input does not show it (python enables the PySpark rules)."),
+            Field(description="The job's language when the input does not show it."),
         ] = None,
+        detail: DetailArg = "summary",
+        limit: Annotated[int, Field(ge=1, le=1000, description="Most findings to return.")] = DEFAULT_LIMIT,
     ) -> CheckResult:
-        """Check an existing Spark configuration against best-practice rules: executor/driver memory and cores bands,
-        overhead for PySpark and RAPIDS, giant or tiny executors, partitions vs cores, serializer, AQE, dynamic
-        allocation, broadcast threshold vs driver memory, maxResultSize, RAPIDS consistency (GPU amounts, task
-        amount x cores, concurrency vs GPU memory, pinned pool), security, deprecated and unknown keys (with 'did you
-        mean'). Each finding has a stable rule_id (details: spark://rules/{rule_id}), severity, the message with the
-        actual values, the keys with their line numbers, and concrete config changes. Findings come most severe
-        first; rules that could not run are listed under 'skipped' with the reason."""
-        return run_check(app.settings, config, path, format, hardware, deploy_mode, language, nvml=app.nvml)
+        """Check a Spark configuration against best-practice rules (memory, cores, partitions, AQE, serializer,
+        RAPIDS, security, deprecated and unknown keys): findings most severe first, each with its rule_id
+        (spark://rules/{rule_id}), the actual values, the keys' lines and the changes to make."""
+        return run_check(app.settings, config, path, format, hardware, deploy_mode, language, nvml=app.nvml,
+                         detail=detail, limit=limit)
+
+    return [check_spark_config]

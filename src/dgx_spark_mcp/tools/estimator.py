@@ -1,63 +1,49 @@
 """Tool: estimate_resources."""
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from mcp.server import MCPServer
 from pydantic import Field
 
 from ..app import App
 from ..optimizers.estimate_models import MAX_NODES, EstimateRequest, ResourceEstimate
 from ..optimizers.models import GpuChoice, Workload
-from ..optimizers.target import HardwareSpec
+from ..optimizers.target import hardware_arg
 from ..optimizers.throughput import Operation
-from . import READ_ONLY, agent_errors
-from .tuning import HARDWARE_ARG
+from . import READ_ONLY, DetailArg, tool
+from .tuning import HardwareArg
 
-__all__ = ["register"]
+__all__ = ["tools"]
 
 
-def register(mcp: MCPServer, app: App) -> None:
-    @mcp.tool(title="Estimate Spark resources", annotations=READ_ONLY)
-    @agent_errors
+def tools(app: App) -> list[Callable[..., Any]]:
+    @tool(title="Estimate Spark resources", annotations=READ_ONLY)
     def estimate_resources(
         description: Annotated[
             str | None,
-            Field(
-                max_length=20_000,
-                description="What the job does, in words (e.g. 'nightly ETL: 2 TB of JSON logs, dedupe, join with "
-                "customers, write Parquet'). Decides the workload class; sizes and formats written in it are used.",
-            ),
+            Field(max_length=20_000, description="What the job does, in words; sizes and formats in it are used."),
         ] = None,
-        data_size: Annotated[
-            str | int | None, Field(description="Input size: bytes, or a string such as '800MB', '500GiB', '1.5TB'.")
-        ] = None,
+        data_size: Annotated[str | int | None, Field(description="Input size: bytes or '800MB', '1.5TB'.")] = None,
         operations: Annotated[
-            list[Operation] | None,
-            Field(description="What the job does to the data; default: the usual operations of its workload class."),
+            list[Operation] | None, Field(description="Default: the usual ones of the workload class.")
         ] = None,
-        deadline: Annotated[
-            str | float | None, Field(description="When it must finish: seconds, or '2h', '30m', '1h30m'.")
-        ] = None,
-        hardware: Annotated[str | HardwareSpec | None, HARDWARE_ARG] = None,
+        deadline: Annotated[str | float | None, Field(description="Seconds, or '2h', '30m', '1h30m'.")] = None,
+        hardware: HardwareArg = None,
         nodes: Annotated[int, Field(ge=1, le=MAX_NODES, description="Worker nodes of this hardware.")] = 1,
-        gpu: Annotated[
-            GpuChoice,
-            Field(description="'auto': RAPIDS when the hardware has GPUs and the job would gain; 'on' requires them; 'off'."),
-        ] = GpuChoice.AUTO,
-        workload: Annotated[
-            Workload | None, Field(description="The workload class, when known; otherwise read from the description.")
-        ] = None,
+        gpu: Annotated[GpuChoice, Field(description="auto: RAPIDS when it pays.")] = GpuChoice.AUTO,
+        workload: Annotated[Workload | None, Field(description="Default: read from the description.")] = None,
+        detail: DetailArg = "summary",
     ) -> ResourceEstimate:
-        """Estimate what a Spark job needs from a description and/or data size: workload class (with the words
-        that decided it), compute/I-O/shuffle intensity, executors, cores, memory needed vs available, GPUs, a
-        runtime range with its confidence and method, feasibility on the hardware (memory spill, deadline, nodes
-        that would meet it) and cost when GPU prices apply. Runtimes come from similar past runs recorded from
-        event logs when there are any, otherwise from a throughput model whose every constant is listed with its
-        source. Give at least a description or a data size."""
+        """What a Spark job needs, from a description and/or a data size: workload class, executors, memory needed
+        vs available, GPUs, a runtime range (calibrated from past runs when there are any), feasibility against the
+        deadline, and GPU cost."""
         request = EstimateRequest(
             description=description, data_size=data_size, operations=operations, deadline=deadline,
-            hardware=hardware, nodes=nodes, gpu=gpu, workload=workload,
+            hardware=hardware_arg(hardware), nodes=nodes, gpu=gpu, workload=workload,
         )
         from ..optimizers.estimator import estimate  # loaded on first use, not at start-up
 
-        return estimate(request, app.settings, nvml=app.nvml)
+        result = estimate(request, app.settings, nvml=app.nvml)
+        return result if detail == "full" else result.summary()
+
+    return [estimate_resources]

@@ -1,55 +1,57 @@
 """Tools: detect_hardware, list_hardware_profiles, check_gpu_availability."""
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from mcp.server import MCPServer
 from pydantic import BaseModel, Field
 
 from ..app import App
 from ..hardware import Availability, HardwareProfile, HardwareSnapshot, check_availability, list_profiles, snapshot_for
-from . import READ_ONLY, agent_errors
+from ..hardware.summary import ProfileBrief, brief, summarize_snapshot
+from . import READ_ONLY, Detail, DetailArg, tool
 
-__all__ = ["ProfileList", "register"]
+__all__ = ["ProfileList", "profile_list", "tools"]
 
 
 class ProfileList(BaseModel):
-    profiles: list[HardwareProfile] = Field(description="Every named profile; each number has its 'source'.")
+    profiles: list[ProfileBrief] = Field(default_factory=list, description="Each named machine in brief (summary).")
+    specs: list[HardwareProfile] = Field(
+        default_factory=list, description="With detail='full': every spec, each number with its public 'source'.")
 
 
-def register(mcp: MCPServer, app: App) -> None:
-    @mcp.tool(title="Detect hardware", annotations=READ_ONLY)
-    @agent_errors
+def profile_list(detail: Detail) -> ProfileList:
+    if detail == "full":
+        return ProfileList(specs=list(list_profiles()))
+    return ProfileList(profiles=[brief(p) for p in list_profiles()])
+
+
+def tools(app: App) -> list[Callable[..., Any]]:
+    @tool(title="Detect hardware", annotations=READ_ONLY)
     def detect_hardware(
         profile: Annotated[
-            str | None,
-            Field(
-                description="A named profile (see list_hardware_profiles, e.g. 'dgx-spark', 'dgx-h100') to plan "
-                "for another machine; omit to read this machine."
-            ),
+            str | None, Field(description="A named profile (list_hardware_profiles) to plan for; omit for this machine.")
         ] = None,
+        detail: DetailArg = "summary",
     ) -> HardwareSnapshot:
-        """Snapshot this machine's GPUs (through NVML) and host (CPU, RAM, cgroup limits, disks, network),
-        or a named profile's specs. Fields the GPU does not support are None and listed under each GPU's
-        'unavailable' with the reason; with no NVIDIA driver the result says so and still gives the host."""
-        return snapshot_for(profile, nvml=app.nvml)
+        """This machine's GPUs (NVML) and host (CPU, RAM, cgroup limits, disks), or a named profile's specs. A field
+        a GPU does not support is absent and listed under 'unavailable' with the reason, never zero; with no NVIDIA
+        driver the result says so and still describes the host."""
+        snapshot = snapshot_for(profile, nvml=app.nvml)
+        return snapshot if detail == "full" else summarize_snapshot(snapshot)
 
-    @mcp.tool(title="List hardware profiles", annotations=READ_ONLY)
-    @agent_errors
-    def list_hardware_profiles() -> ProfileList:
-        """The named machine profiles (DGX Spark GB10, DGX H100/H200, DGX A100 40/80 GB, DGX B200, a generic
-        CPU server) with CPU, memory, GPU, network and storage specs; every number carries its public source."""
-        return ProfileList(profiles=list(list_profiles()))
+    @tool(title="List hardware profiles", annotations=READ_ONLY)
+    def list_hardware_profiles(detail: DetailArg = "summary") -> ProfileList:
+        """The named machines (DGX Spark GB10, DGX H100/H200, DGX A100, DGX B200, a generic CPU server) with CPU,
+        memory and GPU specs; detail='full' gives every spec with its public source."""
+        return profile_list(detail)
 
-    @mcp.tool(title="Check GPU availability", annotations=READ_ONLY)
-    @agent_errors
+    @tool(title="Check GPU availability", annotations=READ_ONLY)
     def check_gpu_availability(
-        min_free_memory_gib: Annotated[
-            float, Field(ge=0, description="GiB of free GPU memory a job needs (default 1).")
-        ] = 1.0,
-        max_utilization_pct: Annotated[
-            float, Field(ge=0, le=100, description="Highest GPU utilisation, in percent, still counted as free.")
-        ] = 10.0,
+        min_free_memory_gib: Annotated[float, Field(ge=0, description="GiB of free GPU memory a job needs.")] = 1.0,
+        max_utilization_pct: Annotated[float, Field(ge=0, le=100, description="Busiest still counted as free.")] = 10.0,
     ) -> Availability:
-        """Which of this machine's GPUs are free now, judged by free memory and utilisation, why each other GPU
-        is busy or unknown, and a CUDA_VISIBLE_DEVICES value that selects the free ones."""
+        """Which of this machine's GPUs are free now (free memory, utilisation), why each other one is busy or
+        unknown, and a CUDA_VISIBLE_DEVICES value selecting the free ones."""
         return check_availability(snapshot_for(None, nvml=app.nvml), min_free_memory_gib, max_utilization_pct)
+
+    return [detect_hardware, list_hardware_profiles, check_gpu_availability]

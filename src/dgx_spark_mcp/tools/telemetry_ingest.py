@@ -1,59 +1,50 @@
 """Tool: ingest_telemetry."""
 
 import functools
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from ..app import App
 from ..resources.telemetry import GPUS_URI
-from . import agent_errors_async
+from . import tool
 
-__all__ = ["register"]
+__all__ = ["tools"]
 
 # It writes to the telemetry store, so not read-only; re-ingesting a source stores nothing new
 # (idempotent); a URL reaches out to a dcgm-exporter (open world).
 WRITES_ONCE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
 
-def register(mcp: MCPServer, app: App) -> None:
-    from ..telemetry.ingest import IngestResult
+def tools(app: App) -> list[Callable[..., Any]]:
+    from ..telemetry.ingest_summary import IngestSummary
 
-    @mcp.tool(title="Ingest GPU telemetry (DCGM CSV, Prometheus)", annotations=WRITES_ONCE)
-    @agent_errors_async
+    @tool(title="Ingest GPU telemetry (DCGM CSV, Prometheus)", annotations=WRITES_ONCE)
     async def ingest_telemetry(
         ctx: Context,
         path: Annotated[
             str | None,
-            Field(description="A telemetry file under the allowed roots: DCGM long CSV (timestamp,metric_name,...,"
-                  "value,labels_raw), wide CSV (one row per GPU per timestamp: gpu_utilization, power_draw, ...) or a "
-                  "saved dcgm-exporter /metrics page; plain, .gz or .zst. Omit when giving url."),
+            Field(description="DCGM CSV (long or wide) or saved dcgm-exporter text under the allowed roots; plain, "
+                  ".gz or .zst."),
         ] = None,
         url: Annotated[
             str | None,
-            Field(description="http(s) URL of a dcgm-exporter /metrics endpoint to scrape once, e.g. "
-                  "http://127.0.0.1:9400/metrics. Loopback always; other hosts only when listed in "
-                  "DGX_SPARK_MCP_SCRAPE_HOSTS. Omit when giving path."),
+            Field(description="dcgm-exporter /metrics URL to scrape once (loopback or DGX_SPARK_MCP_SCRAPE_HOSTS)."),
         ] = None,
-    ) -> IngestResult:
-        """Load GPU telemetry into this server's telemetry store so it can be queried later: a DCGM CSV export (long
-        format with labels_raw, or wide format with one row per GPU per timestamp; columns found by header name,
-        timestamps with Z or naive UTC), a saved dcgm-exporter Prometheus page, or one live scrape of a dcgm-exporter
-        /metrics URL. The format is detected. Samples are keyed by (timestamp, GPU uuid, metric) and stored once:
-        ingesting the same or an overlapping file again stores only what is new (duplicates are counted). Rows without
-        a GPU uuid or with an unparsable timestamp or value are skipped and counted by reason in 'rejected'; DCGM blank
-        sentinels (unsupported fields) are stored as null and counted in 'blanks', never as numbers. Values keep
-        DCGM's units (%, MiB, W, MHz, C). Returns rows read/stored, GPUs, hosts, metrics, the time range and the batch
-        written. Large files (millions of rows) take seconds; progress is reported."""
+    ) -> IngestSummary:
+        """Store GPU telemetry from a file or one scrape (path or url; format detected) for query_telemetry and
+        telemetry_report. Each (time, GPU, metric) is stored once, so re-ingesting is safe; skipped rows are counted
+        by reason."""
         import anyio
         import anyio.from_thread
         import anyio.to_thread
 
         from ..errors import BadInputError
         from ..telemetry.ingest import ingest
+        from ..telemetry.ingest_summary import summarize_ingest
 
         if (path is None) == (url is None):
             raise BadInputError("give exactly one of path (a telemetry file under the allowed roots) or url "
@@ -72,4 +63,6 @@ def register(mcp: MCPServer, app: App) -> None:
         )
         if result.rows_stored:
             await ctx.notify_resource_updated(GPUS_URI)
-        return result
+        return summarize_ingest(result)
+
+    return [ingest_telemetry]

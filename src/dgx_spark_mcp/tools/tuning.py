@@ -1,64 +1,52 @@
 """Tool: optimize_spark_config."""
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from mcp.server import MCPServer
 from pydantic import Field
 
 from ..app import App
-from ..optimizers.models import DeployMode, GpuChoice, SparkConfig, Workload
-from ..optimizers.target import HardwareSpec
-from . import READ_ONLY, agent_errors
+from ..optimizers.models import DeployMode, GpuChoice, OutputForm, SparkConfig, Workload
+from ..optimizers.target import hardware_arg
+from . import READ_ONLY, tool
 
-__all__ = ["HARDWARE_ARG", "register"]
+__all__ = ["HardwareArg", "tools"]
 
-HARDWARE_ARG = Field(
-    description="Omit for this machine; a profile name (e.g. 'dgx-spark', 'dgx-h100'; see list_hardware_profiles); "
-    "or a per-node spec {cpu_cores, memory_gib, gpu_count, gpu_model, gpu_memory_gib, unified_memory}."
-)
+HardwareArg = Annotated[
+    str | dict[str, Any] | None,
+    Field(description="Omit for this machine; a profile name, or a node spec {cpu_cores, memory_gib, gpu_count, "
+          "gpu_model, gpu_memory_gib, unified_memory}."),
+]
+"""A plain object in the schema, checked as a node spec in the call: the spec's own schema would cost an agent
+some 250 tokens in every tool that takes hardware."""
 
 
-def register(mcp: MCPServer, app: App) -> None:
-    @mcp.tool(title="Optimize a Spark configuration", annotations=READ_ONLY)
-    @agent_errors
+def tools(app: App) -> list[Callable[..., Any]]:
+    @tool(title="Optimize a Spark configuration", annotations=READ_ONLY)
     def optimize_spark_config(
-        data_size: Annotated[
-            str | int, Field(description="Input data size: bytes, or a string such as '800MB', '500GiB', '1.5TB'.")
-        ],
+        data_size: Annotated[str | int, Field(description="Input size: bytes or '800MB', '500GiB', '1.5TB'.")],
         workload: Annotated[Workload, Field(description="Kind of job.")] = Workload.ETL,
-        hardware: Annotated[str | HardwareSpec | None, HARDWARE_ARG] = None,
+        hardware: HardwareArg = None,
         nodes: Annotated[int, Field(ge=1, le=10000, description="Worker nodes of this hardware.")] = 1,
-        deploy_mode: Annotated[DeployMode, Field(description="Cluster manager, or 'local' for one JVM.")] = (
-            DeployMode.STANDALONE
-        ),
-        gpu: Annotated[
-            GpuChoice, Field(description="'auto': RAPIDS when the hardware has GPUs; 'on' requires them; 'off'.")
-        ] = GpuChoice.AUTO,
-        spark_version: Annotated[
-            str | None, Field(description="Target Spark version, e.g. '3.5.1'; default: the installed PySpark's.")
-        ] = None,
+        deploy_mode: Annotated[DeployMode, Field(description="Cluster manager, or local.")] = DeployMode.STANDALONE,
+        gpu: Annotated[GpuChoice, Field(description="auto: RAPIDS when the hardware has GPUs.")] = GpuChoice.AUTO,
+        spark_version: Annotated[str | None, Field(description="Default: the installed PySpark's.")] = None,
         current_config: Annotated[
-            dict[str, str] | None,
-            Field(description="An existing key -> value configuration to start from; unmanaged keys are kept."),
+            dict[str, str] | None, Field(description="key -> value to start from; unmanaged keys are kept.")
         ] = None,
+        output: Annotated[
+            OutputForm, Field(description="Form of 'rendered': spark-defaults.conf, spark-submit, or k8s manifest.")
+        ] = "conf",
     ) -> SparkConfig:
-        """A complete Spark configuration for a job on given hardware: executor and driver sizing from one memory
-        model per node (heap + overhead + PySpark memory fit the node), shuffle partitions and split sizes from the
-        data size, AQE, Kryo, broadcast threshold, dynamic allocation as the deploy mode needs, and on GPUs the full
-        RAPIDS Accelerator block. Every key has a reason and a documentation reference; also returned as
-        spark-defaults.conf text, spark-submit flags and (kubernetes) a SparkApplication manifest, with warnings where
-        the request does not fit the hardware."""
-        # Imported here: the sizing machinery is not needed to answer 'initialize'.
-        from ..optimizers.config import TuneRequest, optimize
+        """A complete Spark configuration for a job on given hardware (executors sized to the node, partitions from
+        the data size, AQE, and on GPUs the RAPIDS Accelerator block): each key with its value and reason, changes
+        from current_config, warnings, and the configuration rendered in the asked form."""
+        from ..optimizers.config import TuneRequest, optimize  # the sizing machinery loads on first use
 
         request = TuneRequest(
-            workload=workload,
-            data_size=data_size,
-            hardware=hardware,
-            nodes=nodes,
-            deploy_mode=deploy_mode,
-            gpu=gpu,
-            spark_version=spark_version,
-            current_config=current_config,
+            workload=workload, data_size=data_size, hardware=hardware_arg(hardware), nodes=nodes,
+            deploy_mode=deploy_mode, gpu=gpu, spark_version=spark_version, current_config=current_config,
         )
-        return optimize(request, nvml=app.nvml)
+        return optimize(request, nvml=app.nvml, output=output)
+
+    return [optimize_spark_config]

@@ -203,8 +203,8 @@ class Context:
         current = entry.value if entry is not None else None
         if current is not None and is_secret(key):
             current = REDACTED
-        return ConfigChange(key=key, current_value=current, recommended_value=recommended, reason=reason,
-                            reference=rule.references[0].url)
+        # No reference here: the finding it belongs to names the rule's document once.
+        return ConfigChange(key=key, current_value=current, recommended_value=recommended, reason=reason)
 
     def finding(
         self,

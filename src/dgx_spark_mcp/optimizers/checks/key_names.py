@@ -77,6 +77,10 @@ def unknown_key(ctx: Context, rule: Rule) -> list[Finding] | Skip:
     return found
 
 
+SHOWN_PLACES = 4
+"""Places a duplicate-key finding quotes; a key set a hundred times in a loop is not a hundred lines of message."""
+
+
 @check("duplicate-key")
 def duplicate_key(ctx: Context, rule: Rule) -> list[Finding] | Skip:
     found = []
@@ -92,7 +96,10 @@ def duplicate_key(ctx: Context, rule: Rule) -> list[Finding] | Skip:
         def shown(value: str | None) -> str:
             return REDACTED if is_secret(key) else repr(value)
 
-        places = ", ".join(f"{shown(e.value)} ({e.origin}{f', line {e.line}' if e.line else ''})" for e in entries)
+        quoted = [f"{shown(e.value)} ({e.origin}{f', line {e.line}' if e.line else ''})" for e in entries]
+        if len(quoted) > SHOWN_PLACES:  # the first few and the last (the winner, usually): the count says the rest
+            quoted = [*quoted[:SHOWN_PLACES - 1], f"... {len(quoted) - SHOWN_PLACES} more ...", quoted[-1]]
+        places = ", ".join(quoted)
         values = {e.value for e in entries}
         same = len(values) == 1
         message = f"{key} is set {len(entries)} times: {places}; Spark uses {shown(winner.value)}"

@@ -11,15 +11,17 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from . import __version__
-from .errors import BadInputError, DgxSparkError
-from .settings import Settings, configure_logging
+from .. import __version__
+from ..errors import BadInputError, DgxSparkError
+from ..settings import Settings, configure_logging
+from .output import emit
+from .telemetry import add_telemetry
 
 __all__ = ["main"]
 
@@ -34,45 +36,41 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.load(**given)
 
 
-def _emit(result: BaseModel, as_json: bool, render: Callable[[Any], str]) -> None:
-    if as_json:
-        print(json.dumps(result.model_dump(mode="json"), indent=2))
-    else:
-        print(render(result))
-
-
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
-    from .server import run
+    from ..server import run
 
     run(settings, transport=args.transport, host=args.host, port=args.port)
 
 
 def _cmd_hardware(args: argparse.Namespace, settings: Settings) -> None:
-    from .hardware import snapshot_for
-    from .hardware.render import render_snapshot
+    from ..hardware import snapshot_for
+    from ..hardware.render import render_snapshot
+    from ..hardware.summary import summarize_snapshot
 
-    _emit(snapshot_for(args.profile), args.json, render_snapshot)
+    snapshot = snapshot_for(args.profile)
+    emit(snapshot if args.detail == "full" else summarize_snapshot(snapshot), args.json, render_snapshot)
 
 
 def _cmd_profiles(args: argparse.Namespace, settings: Settings) -> None:
-    from .hardware import list_profiles
-    from .hardware.render import render_profiles
-    from .tools.hardware import ProfileList
+    from ..hardware import list_profiles
+    from ..hardware.render import render_profiles
+    from ..tools.hardware import profile_list
 
-    _emit(ProfileList(profiles=list(list_profiles())), args.json, lambda r: render_profiles(r.profiles))
+    # The table shows the specs: people at a terminal get them whatever the detail; --json follows --detail.
+    emit(profile_list(args.detail), args.json, lambda r: render_profiles(list(list_profiles())))
 
 
 def _cmd_gpus(args: argparse.Namespace, settings: Settings) -> None:
-    from .hardware import check_availability, snapshot_for
-    from .hardware.render import render_availability
+    from ..hardware import check_availability, snapshot_for
+    from ..hardware.render import render_availability
 
     result = check_availability(snapshot_for(None), args.min_free_gib, args.max_util)
-    _emit(result, args.json, render_availability)
+    emit(result, args.json, render_availability)
 
 
 def _cmd_tune(args: argparse.Namespace, settings: Settings) -> None:
-    from .optimizers.config import TuneRequest, optimize
-    from .optimizers.render import render_config
+    from ..optimizers.config import TuneRequest, optimize
+    from ..optimizers.render import render_config
 
     hardware: Any = args.hardware
     if hardware is not None and hardware.lstrip().startswith("{"):
@@ -82,21 +80,17 @@ def _cmd_tune(args: argparse.Namespace, settings: Settings) -> None:
         workload=args.workload, data_size=args.data_size, hardware=hardware, nodes=args.nodes,
         deploy_mode=args.deploy_mode, gpu=args.gpu, spark_version=args.spark_version, current_config=current,
     )
-    result = optimize(request)
-    forms = {"conf": result.spark_defaults_conf, "submit": result.spark_submit, "k8s": result.kubernetes_manifest}
-    if args.output in forms:
-        form = forms[args.output]
-        if form is None:
-            raise BadInputError("--output k8s needs --deploy-mode kubernetes")
-        print(form, end="" if form.endswith("\n") else "\n")
+    result = optimize(request, output=args.output or "conf")
+    if args.output and not args.json:
+        print(result.rendered, end="" if result.rendered.endswith("\n") else "\n")
         return
-    _emit(result, args.json, render_config)
+    emit(result, args.json, render_config)
 
 
 def _cmd_estimate(args: argparse.Namespace, settings: Settings) -> None:
-    from .optimizers.estimate_models import EstimateRequest
-    from .optimizers.estimate_render import render_estimate
-    from .optimizers.estimator import estimate
+    from ..optimizers.estimate_models import EstimateRequest
+    from ..optimizers.estimate_render import render_estimate
+    from ..optimizers.estimator import estimate
 
     hardware: Any = args.hardware
     if hardware is not None and hardware.lstrip().startswith("{"):
@@ -106,27 +100,29 @@ def _cmd_estimate(args: argparse.Namespace, settings: Settings) -> None:
         description=args.description, data_size=args.data_size, operations=operations, deadline=args.deadline,
         hardware=hardware, nodes=args.nodes, gpu=args.gpu, workload=args.workload,
     )
-    _emit(estimate(request, settings), args.json, render_estimate)
+    result = estimate(request, settings)
+    emit(result if args.detail == "full" else result.summary(), args.json, render_estimate)
 
 
 def _cmd_check(args: argparse.Namespace, settings: Settings) -> None:
-    from .optimizers.check_render import render_check
-    from .optimizers.config_sources import ConfigFormat
-    from .optimizers.models import DeployMode
-    from .tools.checker import run_check
+    from ..optimizers.check_render import render_check
+    from ..optimizers.config_sources import ConfigFormat
+    from ..optimizers.models import DeployMode
+    from ..tools.checker import run_check
 
     hardware: Any = args.hardware
     if hardware is not None and hardware.lstrip().startswith("{"):
         hardware = _json_arg("--hardware", hardware)
     text, path = (sys.stdin.read(), None) if args.file == "-" else (None, args.file)
     deploy = DeployMode(args.deploy_mode) if args.deploy_mode else None
-    result = run_check(settings, text, path, ConfigFormat(args.format), hardware, deploy, args.language)
-    _emit(result, args.json, render_check)
+    result = run_check(settings, text, path, ConfigFormat(args.format), hardware, deploy, args.language,
+                       detail=args.detail, limit=args.limit)
+    emit(result, args.json, render_check)
 
 
 def _cmd_eventlog(args: argparse.Namespace, settings: Settings) -> None:
-    from .diagnosis.eventlog_render import render_event_log
-    from .diagnosis.run_history import analyze_and_remember
+    from ..diagnosis.eventlog_render import render_event_log
+    from ..diagnosis.run_history import analyze_and_remember
 
     counts = None
     if args.executors:
@@ -134,37 +130,40 @@ def _cmd_eventlog(args: argparse.Namespace, settings: Settings) -> None:
             counts = [int(part) for part in args.executors.split(",") if part.strip()]
         except ValueError:
             raise BadInputError(f"--executors {args.executors!r} is not a list of whole numbers; write e.g. 2,4,8") from None
-    result = analyze_and_remember(args.path, settings, counts, args.limit, args.workload, args.hardware)
-    _emit(result, args.json, render_event_log)
+    result = analyze_and_remember(args.path, settings, counts, args.limit, args.workload, args.hardware,
+                                  detail=args.detail)
+    emit(result, args.json, render_event_log)
 
 
 def _cmd_diagnose(args: argparse.Namespace, settings: Settings) -> None:
-    from .diagnosis.diagnose import diagnose_log
-    from .diagnosis.diagnose_render import render_diagnosis
+    from ..diagnosis.diagnose import diagnose_log
+    from ..diagnosis.diagnose_render import render_diagnosis
 
     hardware: Any = args.hardware
     if hardware is not None and hardware.lstrip().startswith("{"):
         hardware = _json_arg("--hardware", hardware)
     text = sys.stdin.read() if args.file == "-" else None
-    result = diagnose_log(args.file, settings, text=text, hardware=hardware, limit=args.limit, kind=args.kind)
-    _emit(result, args.json, render_diagnosis)
+    result = diagnose_log(args.file, settings, text=text, hardware=hardware, limit=args.limit, kind=args.kind,
+                          detail=args.detail)
+    emit(result, args.json, render_diagnosis)
 
 
 def _cmd_plan(args: argparse.Namespace, settings: Settings) -> None:
-    from .diagnosis.plan_analysis import analyze_query_plan
-    from .diagnosis.plan_render import render_plan_analysis
+    from ..diagnosis.plan_analysis import analyze_query_plan
+    from ..diagnosis.plan_render import render_plan_analysis
 
     schema = Path(args.schema).read_text(encoding="utf-8") if args.schema else None
     if args.sql is not None:
         if args.file is not None:
             raise BadInputError("give either FILE (a plan) or --sql, not both")
         sql = sys.stdin.read() if args.sql == "-" else args.sql
-        result = analyze_query_plan(None, settings, sql=sql, schema=schema, connect_url=args.connect_url)
+        result = analyze_query_plan(None, settings, sql=sql, schema=schema, connect_url=args.connect_url,
+                                    detail=args.detail, cursor=args.cursor)
     elif args.file in (None, "-"):
-        result = analyze_query_plan(sys.stdin.read(), settings)
+        result = analyze_query_plan(sys.stdin.read(), settings, detail=args.detail, cursor=args.cursor)
     else:
-        result = analyze_query_plan(None, settings, path=args.file)
-    _emit(result, args.json, render_plan_analysis)
+        result = analyze_query_plan(None, settings, path=args.file, detail=args.detail, cursor=args.cursor)
+    emit(result, args.json, render_plan_analysis)
 
 
 def _json_arg(flag: str, text: str) -> Any:
@@ -176,7 +175,7 @@ def _json_arg(flag: str, text: str) -> Any:
 
 def _read_current_config(path: str) -> dict[str, str]:
     """Any form check_spark_config reads (spark-defaults.conf, spark-submit, source): the keys Spark would use."""
-    from .optimizers.config_sources import parse_config
+    from ..optimizers.config_sources import parse_config
 
     text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     parsed = parse_config(text, filename=None if path == "-" else path)
@@ -196,8 +195,8 @@ def _cmd_config(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> None:
-    from .reasoning.ask import ask
-    from .reasoning.render import render_answer
+    from ..reasoning.ask import ask, summarize_answer
+    from ..reasoning.render import render_answer
 
     streamed: list[str] = []
 
@@ -210,158 +209,15 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> None:
                  max_tokens=args.max_tokens, on_token=on_token)
     if streamed:
         print()
-    _emit(result, args.json, lambda r: render_answer(r, streamed=bool(streamed)))
+    shown = result if args.detail == "full" else summarize_answer(result)
+    emit(shown, args.json, lambda r: render_answer(r, streamed=bool(streamed)))
 
 
 def _cmd_engine(args: argparse.Namespace, settings: Settings) -> None:
-    from .reasoning.render import render_engine_status
-    from .reasoning.status import engine_status
+    from ..reasoning.render import render_engine_status
+    from ..reasoning.status import engine_status
 
-    _emit(engine_status(settings), args.json, render_engine_status)
-
-
-# ---- telemetry --------------------------------------------------------------------------
-
-
-def _engine(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    return {"engine": args.engine or settings.telemetry_engine, "spark_master": args.spark_master or settings.spark_master}
-
-
-def _cmd_tele_ingest(args: argparse.Namespace, settings: Settings) -> None:
-    from .telemetry.ingest import ingest
-    from .telemetry.render import render_ingest
-
-    def progress(done: float, total: float | None, message: str) -> None:
-        if not args.json:
-            print(f"  {message}", file=sys.stderr, flush=True)
-
-    _emit(ingest(args.source, settings, progress=progress), args.json, render_ingest)
-
-
-def _cmd_tele_collect(args: argparse.Namespace, settings: Settings) -> None:
-    from .telemetry.queries import parse_bucket
-    from .telemetry.render import render_sample
-    from .telemetry.sampler import collect
-
-    result = collect(settings, float(parse_bucket(args.interval)), flush_every_s=float(parse_bucket(args.flush_every)),
-                     on_flush=lambda c: print(f"stored {c.stored} samples so far", file=sys.stderr, flush=True))
-    _emit(result, args.json, render_sample)
-
-
-def _cmd_tele_sample(args: argparse.Namespace, settings: Settings) -> None:
-    from .telemetry.render import render_sample
-    from .telemetry.sampler import sample_gpus
-
-    _emit(sample_gpus(settings, args.duration, args.interval), args.json, render_sample)
-
-
-def _cmd_tele_gpus(args: argparse.Namespace, settings: Settings) -> None:
-    from .telemetry.queries import list_gpus
-    from .telemetry.render import render_gpus
-
-    _emit(list_gpus(settings, host=args.host_name, **_engine(args, settings)), args.json, render_gpus)
-
-
-def _cmd_tele_hosts(args: argparse.Namespace, settings: Settings) -> None:
-    from .telemetry.queries import list_hosts
-    from .telemetry.render import render_hosts
-
-    _emit(list_hosts(settings, **_engine(args, settings)), args.json, render_hosts)
-
-
-def _cmd_tele_query(args: argparse.Namespace, settings: Settings) -> None:
-    from .telemetry.queries import query_telemetry
-    from .telemetry.render import render_series
-
-    result = query_telemetry(settings, uuid=args.uuid, host=args.host_name, gpu_index=args.gpu_index, metrics=args.metric,
-                             start=args.start, end=args.end, bucket=args.bucket, aggregates=args.aggregate, limit=args.limit,
-                             cursor=args.cursor, **_engine(args, settings))
-    _emit(result, args.json, render_series)
-
-
-def _cmd_tele_report(args: argparse.Namespace, settings: Settings) -> None:
-    from .telemetry.render import render_report
-    from .telemetry.report import telemetry_report
-
-    result = telemetry_report(settings, start=args.start, end=args.end, group_by=args.group_by,
-                              gpu_hour_usd=args.gpu_hour_usd, **_engine(args, settings))
-    _emit(result, args.json, render_report)
-
-
-def _cmd_tele_plot(args: argparse.Namespace, settings: Settings) -> None:
-    from .telemetry.plot import plot_telemetry
-
-    plot = plot_telemetry(settings, args.metric, uuids=args.uuid and [args.uuid], host=args.host_name,
-                          gpu_index=args.gpu_index, start=args.start, end=args.end, bucket=args.bucket)
-    out = Path(args.output).expanduser().resolve()
-    if not out.parent.is_dir():
-        raise BadInputError(f"--output {args.output}: the folder {out.parent} does not exist; create it or choose another path")
-    out.write_bytes(plot.png)
-    print(plot.caption() + f"\nwritten: {out} ({plot.width_px}x{plot.height_px} px)")
-
-
-def _add_telemetry(sub: Any, common: argparse.ArgumentParser) -> None:
-    tele = sub.add_parser("telemetry", parents=[common], help="GPU telemetry: ingest, collect, query, report, plot")
-    tsub = tele.add_subparsers(dest="telemetry_command", metavar="TELEMETRY_COMMAND", required=True)
-    engine = argparse.ArgumentParser(add_help=False)
-    engine.add_argument("--engine", choices=["duckdb", "spark"],
-                        help="query engine (env DGX_SPARK_MCP_TELEMETRY_ENGINE; default duckdb)")
-    engine.add_argument("--spark-master", help="with --engine spark: local[*] (default), a master URL, or sc://host:15002 "
-                        "(env DGX_SPARK_MCP_SPARK_MASTER)")
-    select = argparse.ArgumentParser(add_help=False)
-    select.add_argument("--uuid", help="one GPU by uuid")
-    select.add_argument("--host-name", help="a host's GPUs (with --gpu-index: one of them)")
-    select.add_argument("--gpu-index", type=int, help="with --host-name: the GPU's index on that host")
-    select.add_argument("--start", help="ISO 8601 (UTC when no zone) or relative: 'last 1h'")
-    select.add_argument("--end", help="ISO 8601 (default: now)")
-    select.add_argument("--bucket", help="bucket width: 10s, 1m, 5m, 1h, 1d")
-
-    ing = tsub.add_parser("ingest", parents=[common], help="import a DCGM CSV (long or wide) or Prometheus text, or scrape a URL")
-    ing.add_argument("source", help="a file under the allowed roots, or http://host:9400/metrics")
-    ing.add_argument("--json", action="store_true", help="print the tool's JSON output")
-    ing.set_defaults(handler=_cmd_tele_ingest)
-
-    col = tsub.add_parser("collect", parents=[common], help="sample this machine's GPUs until Ctrl-C, storing as it goes")
-    col.add_argument("--interval", default="1s", help="time between samples (default 1s; at least 0.1s)")
-    col.add_argument("--flush-every", default="10s", help="time between commits to the store (default 10s)")
-    col.add_argument("--json", action="store_true", help="print the result as JSON when stopped")
-    col.set_defaults(handler=_cmd_tele_collect)
-
-    smp = tsub.add_parser("sample", parents=[common], help="sample this machine's GPUs for a while (the sample_gpus tool)")
-    smp.add_argument("--duration", type=float, default=10.0, help="seconds (at most 300; default 10)")
-    smp.add_argument("--interval", type=float, default=1.0, help="seconds between samples (default 1)")
-    smp.add_argument("--json", action="store_true", help="print the tool's JSON output")
-    smp.set_defaults(handler=_cmd_tele_sample)
-
-    gp = tsub.add_parser("gpus", parents=[common, engine], help="the GPUs in the store with their latest values")
-    gp.add_argument("--host-name", help="only this host's GPUs")
-    gp.add_argument("--json", action="store_true", help="print the tool's JSON output")
-    gp.set_defaults(handler=_cmd_tele_gpus)
-
-    hs = tsub.add_parser("hosts", parents=[common, engine], help="the hosts in the store")
-    hs.add_argument("--json", action="store_true", help="print the tool's JSON output")
-    hs.set_defaults(handler=_cmd_tele_hosts)
-
-    qr = tsub.add_parser("query", parents=[common, engine, select], help="series of stored samples, raw or bucketed")
-    qr.add_argument("--metric", action="append", help="metric alias or DCGM name (repeatable; default all)")
-    qr.add_argument("--aggregate", action="append", choices=["avg", "min", "max", "p95"], help="with --bucket (repeatable)")
-    qr.add_argument("--limit", type=int, default=1000, help="points per page (at most 10000)")
-    qr.add_argument("--cursor", help="the next_cursor of the previous page")
-    qr.add_argument("--json", action="store_true", help="print the tool's JSON output")
-    qr.set_defaults(handler=_cmd_tele_query)
-
-    rp = tsub.add_parser("report", parents=[common, engine], help="usage, health and cost over a window")
-    rp.add_argument("--start", help="ISO 8601 or 'last 1d' (default: all stored)")
-    rp.add_argument("--end", help="ISO 8601 (default: now)")
-    rp.add_argument("--group-by", choices=["gpu", "host", "model", "pod", "namespace"], default="gpu")
-    rp.add_argument("--gpu-hour-usd", type=float, help="price of an effective GPU-hour (default from data/prices.json)")
-    rp.add_argument("--json", action="store_true", help="print the tool's JSON output")
-    rp.set_defaults(handler=_cmd_tele_report)
-
-    pl = tsub.add_parser("plot", parents=[common, select], help="a PNG chart of stored telemetry")
-    pl.add_argument("metric", nargs="+", help="metric aliases or DCGM names, e.g. gpu_util power")
-    pl.add_argument("--output", "-o", required=True, help="PNG file to write")
-    pl.set_defaults(handler=_cmd_tele_plot)
+    emit(engine_status(settings), args.json, render_engine_status)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -387,10 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     hardware = sub.add_parser("hardware", parents=[common], help="this machine's hardware, or a named profile's")
     hardware.add_argument("--profile", help="a named profile (see 'profiles') instead of this machine")
+    hardware.add_argument("--detail", choices=["summary", "full"], default="summary",
+                          help="full adds clocks, ECC counters, PCI ids and every GPU pair (default summary)")
     hardware.add_argument("--json", action="store_true", help="print the detect_hardware tool's JSON")
     hardware.set_defaults(handler=_cmd_hardware)
 
     profiles = sub.add_parser("profiles", parents=[common], help="the named hardware profiles")
+    profiles.add_argument("--detail", choices=["summary", "full"], default="summary",
+                          help="with --json: full gives every spec with its source (default summary)")
     profiles.add_argument("--json", action="store_true", help="print the list_hardware_profiles tool's JSON")
     profiles.set_defaults(handler=_cmd_profiles)
 
@@ -409,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--gpu", default="auto", choices=["auto", "on", "off"], help="RAPIDS Accelerator (default auto)")
     tune.add_argument("--spark-version", help="target Spark version (default: the installed PySpark's)")
     tune.add_argument("--current", metavar="FILE", help="a spark-defaults.conf to start from ('-' for stdin)")
-    tune.add_argument("--output", choices=["conf", "submit", "k8s"], help="print only this form of the configuration")
+    tune.add_argument("--output", choices=["conf", "submit", "k8s"],
+                      help="print only this form of the configuration (with --json: the form 'rendered' holds; default conf)")
     tune.add_argument("--json", action="store_true", help="print the optimize_spark_config tool's JSON")
     tune.set_defaults(handler=_cmd_tune)
 
@@ -423,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--gpu", default="auto", choices=["auto", "on", "off"], help="RAPIDS Accelerator (default auto)")
     est.add_argument("--workload", choices=["etl", "sql-analytics", "ml-training", "ml-inference", "streaming", "graph"],
                      help="the workload class, when known (default: read from the description)")
+    est.add_argument("--detail", choices=["summary", "full"], default="summary",
+                     help="full adds the runtime model's terms and every constant with its source (default summary)")
     est.add_argument("--json", action="store_true", help="print the estimate_resources tool's JSON")
     est.set_defaults(handler=_cmd_estimate)
 
@@ -432,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--hardware", help="a profile name, 'this', or a JSON node spec, for the hardware rules (default: skip them)")
     chk.add_argument("--deploy-mode", choices=["local", "standalone", "yarn", "kubernetes"], help="cluster manager (default: from spark.master)")
     chk.add_argument("--language", choices=["python", "scala", "java", "sql", "r"], help="the job's language when FILE does not show it")
+    chk.add_argument("--detail", choices=["summary", "full"], default="summary",
+                     help="full adds every key read with its line (default summary)")
+    chk.add_argument("--limit", type=int, default=10, help="most findings to print (default 10)")
     chk.add_argument("--json", action="store_true", help="print the check_spark_config tool's JSON")
     chk.set_defaults(handler=_cmd_check)
 
@@ -442,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     evl.add_argument("--workload", choices=["etl", "sql-analytics", "ml-training", "ml-inference", "streaming", "graph"],
                      help="what the job does, kept with the run for estimate's calibration (default: from the app name)")
     evl.add_argument("--hardware", help="where it ran: a profile name or a machine label")
+    evl.add_argument("--detail", choices=["summary", "full"], default="summary",
+                     help="full adds the reading, properties, every job, stage, SQL plan and executor (default summary)")
     evl.add_argument("--json", action="store_true", help="print the analyze_event_log tool's JSON")
     evl.set_defaults(handler=_cmd_eventlog)
 
@@ -451,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the kind of log (default: detected from the first lines)")
     dia.add_argument("--hardware", help="size the fixes for: a profile name, 'this', or a JSON node spec")
     dia.add_argument("--limit", type=int, default=20, help="most findings to print (default 20)")
+    dia.add_argument("--detail", choices=["summary", "full"], default="summary",
+                     help="full adds every evidence line, the reading statistics and references (default summary)")
     dia.add_argument("--json", action="store_true", help="print the diagnose_log tool's JSON")
     dia.set_defaults(handler=_cmd_diagnose)
 
@@ -459,10 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
     pln.add_argument("--sql", help="a SELECT to EXPLAIN through local PySpark instead of FILE ('-' reads it from stdin)")
     pln.add_argument("--schema", metavar="FILE", help="with --sql: a file of CREATE TABLE statements for the tables it reads")
     pln.add_argument("--connect-url", help="with --sql: EXPLAIN on a Spark Connect server (sc://host:15002)")
+    pln.add_argument("--detail", choices=["summary", "full"], default="summary",
+                     help="full adds the operator tree, a page at a time (default summary)")
+    pln.add_argument("--cursor", help="with --detail full: the next_cursor of the previous page of the tree")
     pln.add_argument("--json", action="store_true", help="print the analyze_query_plan tool's JSON")
     pln.set_defaults(handler=_cmd_plan)
 
-    _add_telemetry(sub, common)
+    add_telemetry(sub, common)
 
     ask = sub.add_parser("ask", parents=[common], help="a question answered by the local model from structured findings")
     ask.add_argument("question")
@@ -471,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--plan", help="a query plan file (EXPLAIN output or JSON) to analyze for context")
     ask.add_argument("--config", help="a Spark config file to check for context")
     ask.add_argument("--max-tokens", type=int, default=512, help="longest answer in tokens (default 512)")
+    ask.add_argument("--detail", choices=["summary", "full"], default="summary",
+                     help="full adds every context block with its ranking, and the dropped ones (default summary)")
     ask.add_argument("--json", action="store_true", help="print the tool's JSON output")
     ask.set_defaults(handler=_cmd_ask)
 
