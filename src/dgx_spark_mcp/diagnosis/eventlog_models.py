@@ -16,7 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from .findings import Change
+from ..optimizers.models import ConfigChange
+
 
 DEFAULT_LIMIT = 20
 """Jobs, stages, SQL executions, failure groups and executors listed unless the caller asks for more."""
@@ -305,7 +306,7 @@ class EventLogAnalysis(BaseModel):
     sql_total: int
     critical_path: CriticalPath | None = Field(description="None when no task ran.")
     what_if: WhatIf | None = Field(description="Sparklens-style executor-count estimates; None when no task ran.")
-    recommendations: list[Change] = Field(
+    recommendations: list[ConfigChange] = Field(
         default_factory=list, description="AutoTuner-style configuration changes, each with its reason and the id of its "
         "document in references."
     )

@@ -11,13 +11,13 @@ answer's ``references`` table and leaves the id (``ref``) on the change.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from ..optimizers.models import ConfigChange
 
-__all__ = ["Change", "DiagnosisFinding", "Evidence", "Fix", "Severity", "cite", "cite_findings"]
+__all__ = ["DiagnosisFinding", "Evidence", "Fix", "Severity", "cite", "cite_findings"]
 
 Severity = Literal["info", "warning", "error", "critical"]
 
@@ -48,22 +48,9 @@ class Evidence(BaseModel):
                              "that are not UTF-8, shown as U+FFFD.")
 
 
-class Change(ConfigChange):
-    """A :class:`ConfigChange` as an answer lists it: its document in the answer's ``references``, named by ``ref``."""
-
-    reference: str | None = Field(default=None, description="The document behind it, until the answer cites it.")  # type: ignore[assignment]
-    ref: str | None = Field(default=None, description="Id of the document behind it in the answer's references.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_config_change(cls, data: Any) -> Any:
-        """The analyses build plain ConfigChanges (the optimizers' model): taken as they are."""
-        return data.model_dump() if isinstance(data, ConfigChange) and not isinstance(data, Change) else data
-
-
 class Fix(BaseModel):
     summary: str = Field(description="What to do, in prose.")
-    changes: list[Change] = Field(default_factory=list, description="Concrete configuration changes, sized to the "
+    changes: list[ConfigChange] = Field(default_factory=list, description="Concrete configuration changes, sized to the "
                                   "hardware when it is known.")
 
 
@@ -78,13 +65,13 @@ class DiagnosisFinding(BaseModel):
 
 
 def cite(changes: Iterable[ConfigChange], references: dict[str, str], known: Mapping[str, str] | None = None
-         ) -> list[Change]:
+         ) -> list[ConfigChange]:
     """The changes with each document moved into ``references`` (id -> document, filled in place): the id a
     knowledge file gives it (``known``: document -> id), else R1, R2, ... in order of first use."""
     ids = {doc: ref for ref, doc in references.items()}
     cited = []
     for given in changes:
-        change = Change.model_validate(given)
+        change = given
         if change.reference is None:
             cited.append(change)
             continue

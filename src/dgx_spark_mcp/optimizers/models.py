@@ -111,7 +111,8 @@ class ConfigChange(BaseModel):
     recommended_value: str | None = Field(description="The value to set; None means remove the key.")
     reason: str = Field(description="Why, in one line, with the measured figure that led to it when there is one.")
     reference: str | None = Field(default=None, description="The Spark or RAPIDS document behind it (left out "
-                                  "where the enclosing finding names it).")
+                                  "where the enclosing finding names it, or where 'ref' points at it).")
+    ref: str | None = Field(default=None, description="Id of the document behind it in the answer's references.")
 
 
 class ExecutorPlan(BaseModel):
