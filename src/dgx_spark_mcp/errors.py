@@ -5,7 +5,10 @@
     │                              a value out of range, a path outside the allowed roots).
     │                              The message names the value, what was expected and what to do.
     └── CouldNotDoError            the request was fine but this machine could not do it
-                                   (a library missing, a device lost, a store unavailable).
+        │                          (a library missing, a device lost, a store unavailable).
+        └── UnavailableError       a live server (History Server, driver UI, Airflow) could not
+                                   be reached or did not answer in time: trying again later may
+                                   work, which the message says.
 
 Both reach an agent as a tool result with ``is_error=True`` and the message as text, so the
 agent can read it and act; neither is a protocol error.  Conditions that are normal on some
@@ -15,7 +18,7 @@ result, because an agent planning for a cluster still wants the rest of the answ
 
 from __future__ import annotations
 
-__all__ = ["BadInputError", "CouldNotDoError", "DgxSparkError"]
+__all__ = ["BadInputError", "CouldNotDoError", "DgxSparkError", "UnavailableError"]
 
 
 class DgxSparkError(Exception):
@@ -28,3 +31,8 @@ class BadInputError(DgxSparkError, ValueError):
 
 class CouldNotDoError(DgxSparkError, RuntimeError):
     """Raised when a valid request cannot be carried out on this machine right now."""
+
+
+class UnavailableError(CouldNotDoError):
+    """Raised when a live server cannot be reached, times out, or is not ready yet; the message says what to check
+    and that a later call may succeed."""

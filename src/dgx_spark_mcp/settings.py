@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from .live.servers import AirflowServer, SparkServer, airflow_from_env, spark_servers_from_env
+
 __all__ = ["LogLevel", "Settings", "configure_logging", "default_data_dir"]
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -124,6 +126,58 @@ class Settings(BaseModel):
         "URL (sc://host:15002). Env DGX_SPARK_MCP_SPARK_MASTER.",
     )
 
+    spark_servers: list[SparkServer] = Field(
+        default_factory=list,
+        description="Spark History Servers (or driver UIs) by name: DGX_SPARK_MCP_SPARK_SERVERS=name=url,...; per server "
+        "DGX_SPARK_MCP_SPARK_SERVERS_<NAME>_TOKEN, or _USERNAME and _PASSWORD, _CA_BUNDLE, _VERIFY_TLS, _TIMEOUT_S.",
+    )
+    spark_ui_ports: list[int] = Field(
+        default_factory=lambda: list(range(4040, 4050)),
+        description="Loopback ports where running applications' driver UIs are looked for without any setting "
+        "(comma-separated or a range 4040-4049 in DGX_SPARK_MCP_SPARK_UI_PORTS).",
+    )
+    airflow: AirflowServer | None = Field(
+        default=None,
+        description="The Airflow API server: DGX_SPARK_MCP_AIRFLOW_URL, with DGX_SPARK_MCP_AIRFLOW_TOKEN, or _USERNAME "
+        "and _PASSWORD; _CA_BUNDLE, _VERIFY_TLS, _TIMEOUT_S.",
+    )
+    live_deadline_s: float = Field(
+        default=120.0, gt=0, le=3600,
+        description="Longest a live call (History Server, driver UI, Airflow) may take in all; past it the answer says "
+        "what is missing. Env DGX_SPARK_MCP_LIVE_DEADLINE_S.",
+    )
+    live_cache_mib: int = Field(
+        default=4096, ge=0,
+        description="Event logs fetched from History Servers are cached under the data dir up to this many MiB, the "
+        "oldest dropped first (0: no cache). Env DGX_SPARK_MCP_LIVE_CACHE_MIB.",
+    )
+
+    @field_validator("spark_ui_ports", mode="before")
+    @classmethod
+    def _ports(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            ports: list[int] = []
+            for part in value.replace(";", ",").split(","):
+                lo, sep, hi = part.strip().partition("-")
+                if not lo:
+                    continue
+                if not (lo.isdigit() and (not sep or hi.isdigit())):
+                    raise ValueError(f"DGX_SPARK_MCP_SPARK_UI_PORTS part {part.strip()!r} is not a port or a range "
+                                     "like 4040-4049")
+                ports += list(range(int(lo), int(hi) + 1)) if sep else [int(lo)]
+            value = ports
+        return value
+
+    @field_validator("spark_ui_ports")
+    @classmethod
+    def _port_range(cls, value: list[int]) -> list[int]:
+        bad = [p for p in value if not 1 <= p <= 65535]
+        if bad:
+            raise ValueError(f"ports {bad} are outside 1-65535")
+        if len(value) > 64:
+            raise ValueError(f"{len(value)} driver UI ports: at most 64 are probed (each costs a connection attempt)")
+        return value
+
     @field_validator("allowed_roots", mode="before")
     @classmethod
     def _split_roots(cls, value: Any) -> Any:
@@ -172,11 +226,18 @@ class Settings(BaseModel):
             if raw is not None and raw != "":
                 values[name] = raw
         values.update({k: v for k, v in flags.items() if v is not None})
+        # The live servers' credentials sit in variables named after each server: gathered here, never from flags.
+        if isinstance(values.get("spark_servers"), str):
+            values["spark_servers"] = spark_servers_from_env(values["spark_servers"], env)
+        airflow_url = values.pop("airflow_url", None) or env.get(ENV_PREFIX + "AIRFLOW_URL")
+        values.pop("airflow", None)
+        if (airflow := airflow_from_env(airflow_url, env)) is not None:
+            values["airflow"] = airflow
         return cls(**values)
 
     def public_view(self) -> dict[str, Any]:
         """The settings as JSON-ready data, with the secrets masked."""
-        data = self.model_dump(mode="json")
+        data = self.model_dump(mode="json")  # SecretStr fields dump as "**********"
         data["auth_token"] = "***" if self.auth_token else None
         data["engine_api_key"] = "***" if self.engine_api_key else None
         return data
