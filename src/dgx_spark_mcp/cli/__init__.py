@@ -21,6 +21,7 @@ from .. import __version__
 from ..errors import BadInputError, DgxSparkError
 from ..settings import Settings, configure_logging
 from .output import emit
+from . import airflow, spark_live, spark_running
 from .telemetry import add_telemetry
 
 __all__ = ["main"]
@@ -32,6 +33,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         "allowed_roots": args.allowed_roots,
         "log_level": args.log_level,
         "auth_token": getattr(args, "auth_token", None),
+        "spark_servers": args.spark_servers,
+        "airflow_url": args.airflow_url,
     }.items() if v is not None}
     return Settings.load(**given)
 
@@ -225,6 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--home", help="data directory (env DGX_SPARK_MCP_HOME)")
     common.add_argument("--allowed-roots", help="directories file tools may read, os.pathsep-separated (env DGX_SPARK_MCP_ALLOWED_ROOTS)")
     common.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR or CRITICAL; logs go to stderr (env DGX_SPARK_MCP_LOG_LEVEL)")
+    common.add_argument("--spark-servers", help="History Servers as name=url,... (env DGX_SPARK_MCP_SPARK_SERVERS; "
+                        "credentials only from the environment: DGX_SPARK_MCP_SPARK_SERVERS_<NAME>_TOKEN, ...)")
+    common.add_argument("--airflow-url", help="the Airflow API server (env DGX_SPARK_MCP_AIRFLOW_URL; credentials "
+                        "only from the environment: DGX_SPARK_MCP_AIRFLOW_TOKEN, or _USERNAME and _PASSWORD)")
 
     parser = argparse.ArgumentParser(
         prog="dgx-spark-mcp",
@@ -336,6 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     pln.set_defaults(handler=_cmd_plan)
 
     add_telemetry(sub, common)
+    spark_live.add_commands(sub, common)
+    spark_running.add_commands(sub, common)
+    airflow.add_commands(sub, common)
 
     ask = sub.add_parser("ask", parents=[common], help="a question answered by the local model from structured findings")
     ask.add_argument("question")

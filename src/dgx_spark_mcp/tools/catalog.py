@@ -30,8 +30,8 @@ from .schemas import slim
 __all__ = ["MODULES", "SCHEMAS_FILE", "LazyTool", "ToolEntry", "ToolManifest", "lazy_tools", "manifest", "real_tools",
            "render"]
 
-MODULES = ("hardware", "tuning", "checker", "estimator", "eventlog", "diagnosis", "plans", "telemetry_ingest",
-           "telemetry_sample", "telemetry_query", "reasoning")
+MODULES = ("hardware", "tuning", "checker", "estimator", "eventlog", "diagnosis", "plans", "live_spark",
+           "live_running", "airflow", "telemetry_ingest", "telemetry_sample", "telemetry_query", "reasoning")
 """Tool modules of this package, in the order their tools are listed."""
 SCHEMAS_FILE = "tool-schemas.json"
 
