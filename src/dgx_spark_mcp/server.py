@@ -35,7 +35,9 @@ dgx-spark-mcp: NVIDIA GPU machines and Apache Spark jobs.
 Machines: detect_hardware (this one, or a profile), list_hardware_profiles, check_gpu_availability.
 Spark: optimize_spark_config writes a configuration (RAPIDS on GPUs), check_spark_config reviews one,
 estimate_resources sizes a job; analyze_event_log, diagnose_log and analyze_query_plan say why a job
-failed or is slow. GPU telemetry: ingest_telemetry, sample_gpus, list_gpus, query_telemetry (a chart
+failed or is slow. Where jobs live: list_spark_apps (History Servers, driver UIs here; then app=server/id
+in those tools), spark_app_status (a running app), compare_spark_apps, list_dag_runs and diagnose_dag_run
+(Airflow). GPU telemetry: ingest_telemetry, sample_gpus, list_gpus, query_telemetry (a chart
 on request), telemetry_report. ask: a model on this machine answers from those findings.
 Answers are summaries: detail='full', a larger limit or the cursor give the rest.
 'DGX Spark' is NVIDIA's GB10 desktop, not Apache Spark. A GPU field that is absent and listed under

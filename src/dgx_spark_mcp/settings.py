@@ -250,3 +250,7 @@ def configure_logging(level: LogLevel) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The HTTP clients log every request at INFO: one line per History Server or Airflow call drowns the server's
+    # own records. Their warnings and errors still show; DEBUG shows all.
+    for noisy in ("httpx2", "httpcore2", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(level if level == "DEBUG" else max(logging.WARNING, logging.getLevelName(level)))

@@ -20,8 +20,8 @@ from pydantic import ValidationError
 from .. import __version__
 from ..errors import BadInputError, DgxSparkError
 from ..settings import Settings, configure_logging
-from .output import emit
-from . import airflow, spark_live, spark_running
+from . import airflow, reasoning, spark_live, spark_running
+from .output import detail_flag, emit, json_flag
 from .telemetry import add_telemetry
 
 __all__ = ["main"]
@@ -75,9 +75,7 @@ def _cmd_tune(args: argparse.Namespace, settings: Settings) -> None:
     from ..optimizers.config import TuneRequest, optimize
     from ..optimizers.render import render_config
 
-    hardware: Any = args.hardware
-    if hardware is not None and hardware.lstrip().startswith("{"):
-        hardware = _json_arg("--hardware", hardware)
+    hardware = _hardware(args)
     current = _read_current_config(args.current) if args.current else None
     request = TuneRequest(
         workload=args.workload, data_size=args.data_size, hardware=hardware, nodes=args.nodes,
@@ -95,9 +93,7 @@ def _cmd_estimate(args: argparse.Namespace, settings: Settings) -> None:
     from ..optimizers.estimate_render import render_estimate
     from ..optimizers.estimator import estimate
 
-    hardware: Any = args.hardware
-    if hardware is not None and hardware.lstrip().startswith("{"):
-        hardware = _json_arg("--hardware", hardware)
+    hardware = _hardware(args)
     operations = [op.strip() for op in args.operations.split(",") if op.strip()] if args.operations else None
     request = EstimateRequest(
         description=args.description, data_size=args.data_size, operations=operations, deadline=args.deadline,
@@ -113,9 +109,7 @@ def _cmd_check(args: argparse.Namespace, settings: Settings) -> None:
     from ..optimizers.models import DeployMode
     from ..tools.checker import run_check
 
-    hardware: Any = args.hardware
-    if hardware is not None and hardware.lstrip().startswith("{"):
-        hardware = _json_arg("--hardware", hardware)
+    hardware = _hardware(args)
     text, path = (sys.stdin.read(), None) if args.file == "-" else (None, args.file)
     deploy = DeployMode(args.deploy_mode) if args.deploy_mode else None
     result = run_check(settings, text, path, ConfigFormat(args.format), hardware, deploy, args.language,
@@ -133,8 +127,14 @@ def _cmd_eventlog(args: argparse.Namespace, settings: Settings) -> None:
             counts = [int(part) for part in args.executors.split(",") if part.strip()]
         except ValueError:
             raise BadInputError(f"--executors {args.executors!r} is not a list of whole numbers; write e.g. 2,4,8") from None
-    result = analyze_and_remember(args.path, settings, counts, args.limit, args.workload, args.hardware,
-                                  detail=args.detail)
+    if args.app is not None or args.path is None:
+        from ..live.app_analysis import analyze_app, one_source
+
+        one_source(path=args.path, app=args.app)
+        result = analyze_app(settings, args.app, counts, args.limit, args.workload, args.hardware, detail=args.detail)
+    else:
+        result = analyze_and_remember(args.path, settings, counts, args.limit, args.workload, args.hardware,
+                                      detail=args.detail)
     emit(result, args.json, render_event_log)
 
 
@@ -142,12 +142,17 @@ def _cmd_diagnose(args: argparse.Namespace, settings: Settings) -> None:
     from ..diagnosis.diagnose import diagnose_log
     from ..diagnosis.diagnose_render import render_diagnosis
 
-    hardware: Any = args.hardware
-    if hardware is not None and hardware.lstrip().startswith("{"):
-        hardware = _json_arg("--hardware", hardware)
-    text = sys.stdin.read() if args.file == "-" else None
-    result = diagnose_log(args.file, settings, text=text, hardware=hardware, limit=args.limit, kind=args.kind,
-                          detail=args.detail)
+    hardware = _hardware(args)
+    if args.app is not None or args.file is None:
+        from ..live.app_analysis import diagnose_app, one_source
+
+        one_source(path=args.file, app=args.app)
+        result = diagnose_app(settings, args.app, hardware=hardware, limit=args.limit, kind=args.kind,
+                              detail=args.detail)
+    else:
+        text = sys.stdin.read() if args.file == "-" else None
+        result = diagnose_log(args.file, settings, text=text, hardware=hardware, limit=args.limit, kind=args.kind,
+                              detail=args.detail)
     emit(result, args.json, render_diagnosis)
 
 
@@ -169,11 +174,15 @@ def _cmd_plan(args: argparse.Namespace, settings: Settings) -> None:
     emit(result, args.json, render_plan_analysis)
 
 
-def _json_arg(flag: str, text: str) -> Any:
+def _hardware(args: argparse.Namespace) -> Any:
+    """``--hardware``: a profile name (or 'this') as given, a JSON node spec parsed."""
+    text = args.hardware
+    if text is None or not text.lstrip().startswith("{"):
+        return text
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise BadInputError(f"{flag} {text!r} is not valid JSON ({exc.msg}); give a profile name or a JSON object") from None
+        raise BadInputError(f"--hardware {text!r} is not valid JSON ({exc.msg}); give a profile name or a JSON object") from None
 
 
 def _read_current_config(path: str) -> dict[str, str]:
@@ -192,35 +201,6 @@ def _cmd_config(args: argparse.Namespace, settings: Settings) -> None:
     else:
         for key, value in view.items():
             print(f"{key} = {value}")
-
-
-# ---- local reasoning ----------------------------------------------------------------------
-
-
-def _cmd_ask(args: argparse.Namespace, settings: Settings) -> None:
-    from ..reasoning.ask import ask, summarize_answer
-    from ..reasoning.render import render_answer
-
-    streamed: list[str] = []
-
-    def on_token(text: str) -> None:
-        if not args.json:  # the answer as it is written; --json prints the whole result at the end
-            streamed.append(text)
-            print(text, end="", flush=True)
-
-    result = ask(args.question, settings, log=args.log, event_log=args.event_log, plan=args.plan, config=args.config,
-                 max_tokens=args.max_tokens, on_token=on_token)
-    if streamed:
-        print()
-    shown = result if args.detail == "full" else summarize_answer(result)
-    emit(shown, args.json, lambda r: render_answer(r, streamed=bool(streamed)))
-
-
-def _cmd_engine(args: argparse.Namespace, settings: Settings) -> None:
-    from ..reasoning.render import render_engine_status
-    from ..reasoning.status import engine_status
-
-    emit(engine_status(settings), args.json, render_engine_status)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -250,21 +230,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     hardware = sub.add_parser("hardware", parents=[common], help="this machine's hardware, or a named profile's")
     hardware.add_argument("--profile", help="a named profile (see 'profiles') instead of this machine")
-    hardware.add_argument("--detail", choices=["summary", "full"], default="summary",
-                          help="full adds clocks, ECC counters, PCI ids and every GPU pair (default summary)")
-    hardware.add_argument("--json", action="store_true", help="print the detect_hardware tool's JSON")
+    detail_flag(hardware, "full adds clocks, ECC counters, PCI ids and every GPU pair")
+    json_flag(hardware, "detect_hardware")
     hardware.set_defaults(handler=_cmd_hardware)
 
     profiles = sub.add_parser("profiles", parents=[common], help="the named hardware profiles")
-    profiles.add_argument("--detail", choices=["summary", "full"], default="summary",
-                          help="with --json: full gives every spec with its source (default summary)")
-    profiles.add_argument("--json", action="store_true", help="print the list_hardware_profiles tool's JSON")
+    detail_flag(profiles, "with --json: full gives every spec with its source")
+    json_flag(profiles, "list_hardware_profiles")
     profiles.set_defaults(handler=_cmd_profiles)
 
     gpus = sub.add_parser("gpus", parents=[common], help="which GPUs are free now")
     gpus.add_argument("--min-free-gib", type=float, default=1.0, help="GiB a job needs free (default 1)")
     gpus.add_argument("--max-util", type=float, default=10.0, help="highest utilisation %% still free (default 10)")
-    gpus.add_argument("--json", action="store_true", help="print the check_gpu_availability tool's JSON")
+    json_flag(gpus, "check_gpu_availability")
     gpus.set_defaults(handler=_cmd_gpus)
 
     tune = sub.add_parser("tune", parents=[common], help="a Spark configuration for a job on given hardware")
@@ -278,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--current", metavar="FILE", help="a spark-defaults.conf to start from ('-' for stdin)")
     tune.add_argument("--output", choices=["conf", "submit", "k8s"],
                       help="print only this form of the configuration (with --json: the form 'rendered' holds; default conf)")
-    tune.add_argument("--json", action="store_true", help="print the optimize_spark_config tool's JSON")
+    json_flag(tune, "optimize_spark_config")
     tune.set_defaults(handler=_cmd_tune)
 
     est = sub.add_parser("estimate", parents=[common], help="resources, runtime range, feasibility and cost of a job")
@@ -291,9 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--gpu", default="auto", choices=["auto", "on", "off"], help="RAPIDS Accelerator (default auto)")
     est.add_argument("--workload", choices=["etl", "sql-analytics", "ml-training", "ml-inference", "streaming", "graph"],
                      help="the workload class, when known (default: read from the description)")
-    est.add_argument("--detail", choices=["summary", "full"], default="summary",
-                     help="full adds the runtime model's terms and every constant with its source (default summary)")
-    est.add_argument("--json", action="store_true", help="print the estimate_resources tool's JSON")
+    detail_flag(est, "full adds the runtime model's terms and every constant with its source")
+    json_flag(est, "estimate_resources")
     est.set_defaults(handler=_cmd_estimate)
 
     chk = sub.add_parser("check", parents=[common], help="check a Spark config, spark-submit line or source file")
@@ -302,33 +279,36 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--hardware", help="a profile name, 'this', or a JSON node spec, for the hardware rules (default: skip them)")
     chk.add_argument("--deploy-mode", choices=["local", "standalone", "yarn", "kubernetes"], help="cluster manager (default: from spark.master)")
     chk.add_argument("--language", choices=["python", "scala", "java", "sql", "r"], help="the job's language when FILE does not show it")
-    chk.add_argument("--detail", choices=["summary", "full"], default="summary",
-                     help="full adds every key read with its line (default summary)")
+    detail_flag(chk, "full adds every key read with its line")
     chk.add_argument("--limit", type=int, default=10, help="most findings to print (default 10)")
-    chk.add_argument("--json", action="store_true", help="print the check_spark_config tool's JSON")
+    json_flag(chk, "check_spark_config")
     chk.set_defaults(handler=_cmd_check)
 
     evl = sub.add_parser("eventlog", parents=[common], help="analyze a Spark event log (file or eventlog_v2_* directory)")
-    evl.add_argument("path", metavar="PATH", help="an event log in any Spark codec, or a rolling eventlog_v2_<app-id> directory")
+    evl.add_argument("path", metavar="PATH", nargs="?",
+                     help="an event log in any Spark codec, or a rolling eventlog_v2_<app-id> directory")
+    evl.add_argument("--app", metavar="REF", help="instead of PATH: a History Server application (app-id, server/app-id "
+                     "or server/app-id/attempt), its event log fetched")
     evl.add_argument("--executors", help="executor counts for the what-if, comma-separated (default: 10%%-500%% of the observed)")
     evl.add_argument("--limit", type=int, default=20, help="most jobs, stages, ... to list (default 20)")
     evl.add_argument("--workload", choices=["etl", "sql-analytics", "ml-training", "ml-inference", "streaming", "graph"],
                      help="what the job does, kept with the run for estimate's calibration (default: from the app name)")
     evl.add_argument("--hardware", help="where it ran: a profile name or a machine label")
-    evl.add_argument("--detail", choices=["summary", "full"], default="summary",
-                     help="full adds the reading, properties, every job, stage, SQL plan and executor (default summary)")
-    evl.add_argument("--json", action="store_true", help="print the analyze_event_log tool's JSON")
+    detail_flag(evl, "full adds the reading, properties, every job, stage, SQL plan and executor")
+    json_flag(evl, "analyze_event_log")
     evl.set_defaults(handler=_cmd_eventlog)
 
     dia = sub.add_parser("diagnose", parents=[common], help="why a Spark job or Airflow task failed, from its log")
-    dia.add_argument("file", metavar="FILE", help="a Spark driver/executor log, event log or Airflow task log (plain, .gz, .zst), or - for stdin")
+    dia.add_argument("file", metavar="FILE", nargs="?",
+                     help="a Spark driver/executor log, event log or Airflow task log (plain, .gz, .zst), or - for stdin")
+    dia.add_argument("--app", metavar="REF", help="instead of FILE: a History Server application's event log (app-id, "
+                     "server/app-id or server/app-id/attempt)")
     dia.add_argument("--kind", choices=["spark_driver", "spark_executor", "spark_event_log", "airflow", "airflow3_json", "text"],
                      help="the kind of log (default: detected from the first lines)")
     dia.add_argument("--hardware", help="size the fixes for: a profile name, 'this', or a JSON node spec")
     dia.add_argument("--limit", type=int, default=20, help="most findings to print (default 20)")
-    dia.add_argument("--detail", choices=["summary", "full"], default="summary",
-                     help="full adds every evidence line, the reading statistics and references (default summary)")
-    dia.add_argument("--json", action="store_true", help="print the diagnose_log tool's JSON")
+    detail_flag(dia, "full adds every evidence line, the reading statistics and references")
+    json_flag(dia, "diagnose_log")
     dia.set_defaults(handler=_cmd_diagnose)
 
     pln = sub.add_parser("plan", parents=[common], help="analyze a Spark query plan (EXPLAIN output, JSON plan, or SQL)")
@@ -336,32 +316,16 @@ def build_parser() -> argparse.ArgumentParser:
     pln.add_argument("--sql", help="a SELECT to EXPLAIN through local PySpark instead of FILE ('-' reads it from stdin)")
     pln.add_argument("--schema", metavar="FILE", help="with --sql: a file of CREATE TABLE statements for the tables it reads")
     pln.add_argument("--connect-url", help="with --sql: EXPLAIN on a Spark Connect server (sc://host:15002)")
-    pln.add_argument("--detail", choices=["summary", "full"], default="summary",
-                     help="full adds the operator tree, a page at a time (default summary)")
+    detail_flag(pln, "full adds the operator tree, a page at a time")
     pln.add_argument("--cursor", help="with --detail full: the next_cursor of the previous page of the tree")
-    pln.add_argument("--json", action="store_true", help="print the analyze_query_plan tool's JSON")
+    json_flag(pln, "analyze_query_plan")
     pln.set_defaults(handler=_cmd_plan)
 
     add_telemetry(sub, common)
     spark_live.add_commands(sub, common)
     spark_running.add_commands(sub, common)
     airflow.add_commands(sub, common)
-
-    ask = sub.add_parser("ask", parents=[common], help="a question answered by the local model from structured findings")
-    ask.add_argument("question")
-    ask.add_argument("--log", help="a Spark or Airflow log to diagnose for context")
-    ask.add_argument("--event-log", help="a Spark event log to analyze for context")
-    ask.add_argument("--plan", help="a query plan file (EXPLAIN output or JSON) to analyze for context")
-    ask.add_argument("--config", help="a Spark config file to check for context")
-    ask.add_argument("--max-tokens", type=int, default=512, help="longest answer in tokens (default 512)")
-    ask.add_argument("--detail", choices=["summary", "full"], default="summary",
-                     help="full adds every context block with its ranking, and the dropped ones (default summary)")
-    ask.add_argument("--json", action="store_true", help="print the tool's JSON output")
-    ask.set_defaults(handler=_cmd_ask)
-
-    eng = sub.add_parser("engine", parents=[common], help="which local LLM engine ask would use, and its recent latency")
-    eng.add_argument("--json", action="store_true", help="print the tool's JSON output")
-    eng.set_defaults(handler=_cmd_engine)
+    reasoning.add_commands(sub, common)
 
     config = sub.add_parser("config", parents=[common], help="print the effective settings")
     config.add_argument("--json", action="store_true")

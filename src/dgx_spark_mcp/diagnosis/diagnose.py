@@ -41,7 +41,7 @@ __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "DiagnoseResult", "Unreadable", "diagno
 
 log = logging.getLogger(__name__)
 
-RESULT_VERSION = 3
+RESULT_VERSION = 4
 """Part of the store key: bump it when the analysis changes, so old stored results are not served."""
 HASH_BESIDE_SCAN_BYTES = 64 * 1024**2
 """From this size a plain log is hashed for the context store while it is scanned, not before."""

@@ -287,6 +287,8 @@ class StageCost(BaseModel):
 class EventLogAnalysis(BaseModel):
     """A Spark event log, read and explained."""
 
+    source: str | None = Field(default=None, description="The History Server application the log was fetched from "
+                               "(server/app-id[/attempt]); absent for a path.")
     reading: LogReading | None = Field(default=None, description="How the log was read (full answer only; the findings "
                                        "say what could not be read).")
     app: AppSummary

@@ -424,6 +424,11 @@ def _lines(blocks: Iterable[tuple[bytes, int, int]]) -> Iterator[bytes]:
         yield from lines
 
 
+_RELAYS = ("spark_submit", "subprocess")
+"""Airflow's modules that relay a child process's output line by line (SparkSubmitOperator; BashOperator and
+SubprocessHook): a line of theirs that is no log4j line continues the nested log's current record."""
+
+
 def _airflow_records(blocks: Iterable[tuple[bytes, int, int]], mode: LogKind, stats: ReadStats) -> Iterator[Record]:
     """Airflow task logs, line by line; a nested spark-submit log is parsed as Spark lines."""
     outer: Record | None = None
@@ -446,7 +451,7 @@ def _airflow_records(blocks: Iterable[tuple[bytes, int, int]], mode: LogKind, st
         message_lines = parsed.message.split("\n")
         spark = parse_log4j(message_lines[0])
         if spark is not None or (nested is not None and not _starts_record(message_lines[0], LogKind.SPARK_DRIVER)
-                                 and parsed.source_file and "spark_submit" in parsed.source_file):
+                                 and parsed.source_file and parsed.source_file.startswith(_RELAYS)):
             stats.nested_spark_lines += 1
             if outer is not None:
                 yield outer

@@ -41,7 +41,9 @@ _LOG4J = re.compile(
     r"(TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL)\s+([\w.$\-]+):\s?(.*)$"
 )
 _AIRFLOW = re.compile(r"^\[(?P<ts>[^\]]+)\] \{\{?(?P<file>[\w.\-]+):(?P<line>\d+)\}\}? (?P<level>[A-Z]+) - (?P<msg>.*)$")
-_AIRFLOW3_META = {"timestamp", "level", "event", "logger", "error_detail", "exc_info", "exception"}
+_AIRFLOW3_META = {"timestamp", "level", "event", "logger", "error_detail", "exc_info", "exception", "filename", "lineno"}
+"""Fields said elsewhere: the level, the message, the traceback; ``filename`` (the module that logged, as Airflow 2's
+``{file:line}``) becomes the record's source file."""
 _SUBTASK = re.compile(r"^Job \d+: Subtask \S+ ")  # Airflow <= 2.2 relays the task's own output this way
 # What only an executor prints: its backend, its task runner's log lines and thread names.  A
 # driver in local mode runs tasks too (and prints all of these), so a driver marker wins.
@@ -75,6 +77,26 @@ def parse_airflow(line: str) -> ParsedLine | None:
     return ParsedLine(level=match["level"], thread=None, logger=None, message=message, source_file=match["file"])
 
 
+_FRAMES = 10
+"""Frames of each exception kept when a structured traceback is written out (the last ones: where it was raised)."""
+
+
+def _traceback(detail: object) -> str:
+    """Airflow 3's ``error_detail`` (structlog: the raised exception first, then its causes, each with its frames)
+    as Python prints a traceback, innermost cause first; anything else as JSON."""
+    if not isinstance(detail, list) or not detail or not all(isinstance(e, dict) and "exc_type" in e for e in detail):
+        return json.dumps(detail)
+    blocks = []
+    for exc in reversed(detail):
+        frames = [f for f in exc.get("frames") or [] if isinstance(f, dict)][-_FRAMES:]
+        lines = ["Traceback (most recent call last):"]
+        lines += [f'  File "{f.get("filename")}", line {f.get("lineno")}, in {f.get("name")}' for f in frames]
+        value = exc.get("exc_value")
+        lines.append(f"{exc['exc_type']}: {value}" if value not in (None, "") else str(exc["exc_type"]))
+        blocks.append("\n".join(lines))
+    return "\n\nThe above exception was the direct cause of the following exception:\n\n".join(blocks)
+
+
 def parse_airflow3(line: str) -> ParsedLine | None:
     """One Airflow 3 JSON log line: ``{"timestamp": ..., "level": "error", "event": ..., "logger": ...}``."""
     if not line.startswith("{"):
@@ -88,15 +110,15 @@ def parse_airflow3(line: str) -> ParsedLine | None:
     event = str(record.get("event", ""))
     extra = record.get("error_detail") or record.get("exc_info") or record.get("exception")
     if extra:
-        # Airflow 3 puts the traceback in a structured field; keep its text with the event.
-        event = f"{event}\n{extra if isinstance(extra, str) else json.dumps(extra)}"
+        # Airflow 3 puts the traceback in a structured field; keep its text with the event, as Python prints it.
+        event = f"{event}\n{extra if isinstance(extra, str) else _traceback(extra)}"
     # Structured fields (signal=-9, exit_code=...) carry the cause; keep them with the event.
     fields = " ".join(f"{k}={v}" for k, v in record.items() if k not in _AIRFLOW3_META and not isinstance(v, (dict, list)))
     if fields:
         event = f"{event} {fields}" if "\n" not in event else event.replace("\n", f" {fields}\n", 1)
     level = str(record.get("level", "")).upper() or None
     return ParsedLine(level="WARN" if level == "WARNING" else level, thread=None, logger=record.get("logger"),
-                      message=event, source_file=record.get("logger"))
+                      message=event, source_file=record.get("filename") or record.get("logger"))
 
 
 def detect_kind(head: list[str]) -> LogKind:

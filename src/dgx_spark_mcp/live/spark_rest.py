@@ -16,7 +16,7 @@ from .transport import Connection
 
 __all__ = [
     "application", "applications", "base", "environment", "executors", "jobs", "logs", "sql", "stage",
-    "stage_task_summary", "stage_tasks", "stages", "version",
+    "sql_execution", "stage_task_summary", "stage_tasks", "stages", "version",
 ]
 
 API = "/api/v1"
@@ -63,16 +63,23 @@ def stage(conn: Connection, app: str, stage_id: int, stage_attempt: int, attempt
 
 
 def stage_task_summary(conn: Connection, app: str, stage_id: int, stage_attempt: int,
-                       attempt: str | None = None) -> dict[str, Any]:
-    """Task-metric quantiles (5%, 25%, 50%, 75%, 95%) of a stage's finished tasks."""
+                       attempt: str | None = None, *, quantiles: str = QUANTILES) -> dict[str, Any]:
+    """Task-metric quantiles (5%, 25%, 50%, 75%, 95% unless ``quantiles`` says others; 1.0 is the maximum) of a
+    stage's finished tasks."""
     return conn.get_json(f"{base(app, attempt)}/stages/{stage_id}/{stage_attempt}/taskSummary",  # type: ignore[no-any-return]
-                         params={"quantiles": QUANTILES})
+                         params={"quantiles": quantiles})
 
 
 def stage_tasks(conn: Connection, app: str, stage_id: int, stage_attempt: int, attempt: str | None = None, *,
-                offset: int = 0, length: int = 100, sort_by: str = "-runtime") -> list[dict[str, Any]]:
+                offset: int = 0, length: int = 100, sort_by: str = "-runtime",
+                status: str | None = None) -> list[dict[str, Any]]:
+    """``status``: running, success, failed, killed or pending (Spark 3.2+; older servers ignore it, so callers
+    filter too).  Running tasks have no run time yet: sort them by ``ID`` (earliest launched first)."""
+    params: dict[str, Any] = {"offset": offset, "length": length, "sortBy": sort_by}
+    if status:
+        params["status"] = status
     return conn.get_json(f"{base(app, attempt)}/stages/{stage_id}/{stage_attempt}/taskList",  # type: ignore[no-any-return]
-                         params={"offset": offset, "length": length, "sortBy": sort_by})
+                         params=params)
 
 
 def executors(conn: Connection, app: str, attempt: str | None = None, *, all_: bool = True) -> list[dict[str, Any]]:
@@ -84,6 +91,13 @@ def sql(conn: Connection, app: str, attempt: str | None = None, *, details: bool
     params = {"details": str(details).lower(), "planDescription": str(plan_description).lower(),
               "offset": offset, "length": length}
     return conn.get_json(f"{base(app, attempt)}/sql", params=params)  # type: ignore[no-any-return]
+
+
+def sql_execution(conn: Connection, app: str, execution_id: int, attempt: str | None = None, *, details: bool = False,
+                  plan_description: bool = True) -> dict[str, Any]:
+    """One SQL execution (``/sql/{id}``); ``planDescription`` is its physical plan in EXPLAIN FORMATTED form."""
+    params = {"details": str(details).lower(), "planDescription": str(plan_description).lower()}
+    return conn.get_json(f"{base(app, attempt)}/sql/{execution_id}", params=params)  # type: ignore[no-any-return]
 
 
 def environment(conn: Connection, app: str, attempt: str | None = None) -> dict[str, Any]:

@@ -6,19 +6,26 @@ name from ``DGX_SPARK_MCP_SPARK_SERVERS``, or ``local`` for the driver UIs liste
 loopback ports (``DGX_SPARK_MCP_SPARK_UI_PORTS``, 4040-4049 by default), found without any setting.
 An unknown server name is an error listing the known ones, never a fallback; an id alone is looked for
 on every server (the first server that knows it answers, and is remembered for this process).
+:func:`find_app` is that search, for the event-log fetch (:mod:`.history`) and the running-application
+status (:mod:`.running_apps`) alike; each says in its own words what to do when no server has the id.
 """
 
 from __future__ import annotations
 
 import socket
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-from ..errors import BadInputError
+from ..errors import BadInputError, CouldNotDoError
 from ..settings import Settings
+from . import spark_rest
 from .servers import SparkServer
+from .transport import Connection, Deadline, NotFound
 
-__all__ = ["LOCAL", "AppRef", "local_driver_uis", "parse_app_ref", "remember", "remembered", "server_named", "servers"]
+__all__ = ["LOCAL", "AppRef", "Search", "find_app", "is_local", "local_driver_uis", "parse_app_ref", "remember",
+           "remembered", "server_named", "servers"]
 
 LOCAL = "local"
 PROBE_TIMEOUT_S = 0.15
@@ -75,6 +82,11 @@ def servers(settings: Settings, name: str | None = None) -> list[SparkServer]:
     return [server_named(settings, name)]
 
 
+def is_local(server: SparkServer) -> bool:
+    """A driver UI on this machine's loopback (``local-PORT``), not a configured server."""
+    return server.name.startswith(f"{LOCAL}-")
+
+
 def server_named(settings: Settings, name: str) -> SparkServer:
     for server in settings.spark_servers:
         if server.name == name:
@@ -97,3 +109,76 @@ def remembered(settings: Settings, app_id: str) -> str | None:
 def remember(settings: Settings, app_id: str, server: str) -> None:
     with _lock:
         _found[_key(settings, app_id)] = server
+
+
+@dataclass
+class Search:
+    """Where :func:`find_app` looked for an application id, and what it found."""
+
+    server: SparkServer | None = None
+    app: dict[str, Any] = field(default_factory=dict)
+    """The server's ``/applications/{id}`` answer."""
+    misses: list[tuple[SparkServer, CouldNotDoError | None]] = field(default_factory=list)
+    """The servers asked in vain, in order: with None, it answered that it holds no such id (404); else why it
+    could not be asked."""
+
+    @property
+    def absent(self) -> list[SparkServer]:
+        return [server for server, error in self.misses if error is None]
+
+    @property
+    def failed(self) -> list[tuple[SparkServer, CouldNotDoError]]:
+        return [(server, error) for server, error in self.misses if error is not None]
+
+
+Unlisted = Callable[[SparkServer, Connection], CouldNotDoError | None]
+"""Asked on the connection of a server that answered 404: an error to raise instead of looking further (the server
+says it may list the id soon), or None."""
+
+
+def _candidates(settings: Settings, ref: AppRef, local_first: bool) -> list[SparkServer]:
+    """The servers ``ref`` may be on: the one it names, or every one with the server that held the id before first."""
+    if ref.server is not None:
+        return servers(settings, ref.server)
+    local = local_driver_uis(settings)
+    everything = [*local, *settings.spark_servers] if local_first else [*settings.spark_servers, *local]
+    known = remembered(settings, ref.app_id)
+    return sorted(everything, key=lambda s: s.name != known)  # stable: the order above otherwise
+
+
+def find_app(settings: Settings, ref: AppRef, deadline: Deadline, *, local_first: bool = False,
+             unlisted: Unlisted | None = None) -> Search:
+    """The first server that holds ``ref``'s application, asked one at a time; a configured server that has it is
+    remembered for the id.
+
+    ``local_first``: ask this machine's driver UIs before the configured servers (cheap, and where a running
+    application usually is).  A server that cannot be asked is noted in ``misses`` and the next one asked: the
+    application may be on another; but when ``ref`` names the server, its error is raised as it is.
+    """
+    search = Search()
+    for server in _candidates(settings, ref, local_first):
+        stop: CouldNotDoError | None = None
+        try:
+            with Connection(server, deadline=deadline, what="Spark server") as conn:
+                try:
+                    app = spark_rest.application(conn, ref.app_id)
+                except NotFound:
+                    stop = unlisted(server, conn) if unlisted is not None else None
+                    if stop is None:
+                        search.misses.append((server, None))
+                        continue
+        except CouldNotDoError as exc:  # unreachable, refused credentials, an error page: the others may have it
+            if ref.server is not None:
+                raise
+            search.misses.append((server, exc))
+            continue
+        if stop is not None:
+            raise stop
+        if not isinstance(app, dict):
+            raise CouldNotDoError(f"{server.name} answered /applications/{ref.app_id} with something that is not an "
+                                  "application; is it a Spark History Server?")
+        if not is_local(server):
+            remember(settings, ref.app_id, server.name)
+        search.server, search.app = server, app
+        return search
+    return search

@@ -12,7 +12,7 @@ from . import READ_ONLY, DetailArg, tool
 __all__ = ["tools"]
 
 
-def tools(app: App) -> list[Callable[..., Any]]:
+def tools(owner: App) -> list[Callable[..., Any]]:
     from ..diagnosis.diagnose import DEFAULT_LIMIT, DiagnoseResult
 
     @tool(title="Diagnose a Spark or Airflow log", annotations=READ_ONLY)
@@ -25,15 +25,18 @@ def tools(app: App) -> list[Callable[..., Any]]:
         ] = None,
         limit: Annotated[int, Field(description="Most findings.")] = DEFAULT_LIMIT,
         detail: DetailArg = "summary",
+        app: Annotated[str | None, Field(description="Or a History Server app: id or server/id.")] = None,
     ) -> DiagnoseResult:
         """Why a Spark job or Airflow task failed, from its log (driver, executor, event or Airflow log; any size):
         findings, root cause first, with evidence and fix."""
         from ..diagnosis.diagnose import diagnose_log as diagnose
-        from ..errors import BadInputError
+        from ..live.app_analysis import diagnose_app, one_source
 
-        if (path is None) == (text is None):
-            raise BadInputError("give exactly one of path (a log file under the allowed roots) or text (pasted log)")
-        return diagnose(path or "", app.settings, text=text, hardware=hardware, limit=limit,
+        one_source(path=path, text=text, app=app)
+        if app is not None:
+            return diagnose_app(owner.settings, app, hardware=hardware, limit=limit, kind=kind.value if kind else None,
+                                detail=detail)
+        return diagnose(path or "", owner.settings, text=text, hardware=hardware, limit=limit,
                         kind=kind.value if kind else None, detail=detail)
 
     return [diagnose_log]
