@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,9 +29,17 @@ from plan_analysis import generated_plan  # noqa: E402
 from telemetry_data import generate, gpu_uuid  # noqa: E402
 
 from tests.diagnosis.eventlogs import many_stage_log  # noqa: E402
+from tests.live.history_process import history_server_process  # noqa: E402
 
-__all__ = ["SCALES", "Call", "Inputs", "Scale", "calls", "prepare"]
+__all__ = ["SCALES", "Call", "Inputs", "Scale", "calls", "history_server", "prepare"]
 
+HISTORY = FIXTURES / "eventlogs" / "history"
+"""Real local PySpark runs (two runs of one job, a skewed one, a failing one, one still running) replayed by
+a real History Server for the live tools' calls."""
+APPS = {"fast": "local-1796655153929", "slow": "local-1796655171518", "failing": "local-1796655261813",
+        "running": "local-1796655326677"}
+AIRFLOW_LOGS = FIXTURES / "airflow" / "logs-3.1.8"
+"""$AIRFLOW_HOME/logs of a real Apache Airflow 3.1.8 run of the live tests' failing DAGs."""
 START = "2026-03-02T00:00:00Z"
 HOUR_END = "2026-03-02T01:00:00Z"
 INTERVAL_S = 10
@@ -96,6 +106,15 @@ def prepare(work: Path, scale: Scale) -> Inputs:
     generate(inputs.csv, gpus=scale.gpus, timestamps=scale.timestamps, start=_naive(START), interval_s=INTERVAL_S)
     shutil.copy(FIXTURES / "telemetry" / "dcgm_exporter.prom", inputs.prom)
     return inputs
+
+
+@contextmanager
+def history_server(work: Path) -> Iterator[str]:
+    """A real Spark History Server over the history fixtures (copied under ``work``); yields its URL."""
+    logs = work / "shs-logs"
+    shutil.copytree(HISTORY, logs, dirs_exist_ok=True)
+    with history_server_process(logs, expected_ids=set(APPS.values()), work_dir=work) as (url, _):
+        yield url
 
 
 def _naive(iso: str) -> Any:
@@ -178,4 +197,14 @@ def calls(inputs: Inputs) -> list[Call]:
              {"question": "Why did the job fail and what should I change?", "log_path": str(inputs.error_log),
               "event_log_path": str(corpus / "gpu_oom_eventlog.zstd")}),
         Call("engine status", "engine_status", {}),
+        Call("applications on a History Server", "list_spark_apps", {}),
+        Call("a failed app's event log through the History Server", "analyze_event_log",
+             {"app": f"shs/{APPS['failing']}"}),
+        Call("a failed app diagnosed by its id", "diagnose_log", {"app": APPS["failing"]}),
+        Call("two runs of one job", "compare_spark_apps", {"a": APPS["fast"], "b": APPS["slow"]}),
+        Call("an incomplete app on a History Server", "spark_app_status", {"app": f"shs/{APPS['running']}"}),
+        Call("nothing running on this machine", "spark_app_status", {}),
+        Call("no Airflow configured", "list_dag_runs", {}, expect_error=True),
+        Call("a folder of Airflow task logs", "diagnose_dag_run", {"path": str(AIRFLOW_LOGS)}),
+        Call("a spark-submit task's logs", "diagnose_dag_run", {"dag_id": "etl_spark", "path": str(AIRFLOW_LOGS)}),
     ]

@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from agent_inputs import REPO, SCALES, Call, Inputs, calls, fill_store, prepare  # noqa: E402
+from agent_inputs import REPO, SCALES, Call, Inputs, calls, fill_store, history_server, prepare  # noqa: E402
 
 BEFORE = Path(__file__).resolve().parent / "agent_tokens_before.json"
 TARGET_P95 = 2_500
@@ -118,11 +118,15 @@ def summarize(values: list[int]) -> dict[str, int]:
             "max": max(values)}
 
 
-def settings_for(work: Path) -> Any:
+def settings_for(work: Path, history_url: str) -> Any:
+    """This run's settings: a History Server named 'shs'; no Airflow; no driver UI probed but one closed port."""
+    from dgx_spark_mcp.live.servers import SparkServer
     from dgx_spark_mcp.settings import Settings
+    from tests.live.history_process import free_port
 
     return Settings(home=work / "home", allowed_roots=[str(work), str(REPO / "tests" / "fixtures")],
-                    log_level="WARNING", engine_url="none")
+                    log_level="WARNING", engine_url="none", spark_servers=[SparkServer(name="shs", url=history_url)],
+                    spark_ui_ports=[free_port()])
 
 
 async def run_calls(inputs: Inputs, settings: Any, call_set: list[Call]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -211,7 +215,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="agent-tokens-") as tmp:
         work = args.work or Path(tmp)
         inputs = prepare(work, scale)
-        rows, listed = asyncio.run(run_calls(inputs, settings_for(work), calls(inputs)))
+        with history_server(work) as url:
+            rows, listed = asyncio.run(run_calls(inputs, settings_for(work, url), calls(inputs)))
     out = report(rows, listed, scale.name)
     if args.save_before:
         BEFORE.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")

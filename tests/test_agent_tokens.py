@@ -37,7 +37,8 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, A
     bench = _bench()
     work = tmp_path_factory.mktemp("agent-tokens")
     inputs = bench.prepare(work, bench.SCALES["small"])
-    rows, listed = asyncio.run(bench.run_calls(inputs, bench.settings_for(work), bench.calls(inputs)))
+    with bench.history_server(work) as url:  # a real Spark History Server for the live tools' calls
+        rows, listed = asyncio.run(bench.run_calls(inputs, bench.settings_for(work, url), bench.calls(inputs)))
     return rows, listed, bench
 
 

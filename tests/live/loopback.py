@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 Route = Callable[["Seen"], tuple[int, dict[str, str], bytes]]
@@ -34,8 +35,9 @@ def json_route(data: Any, status: int = 200) -> Route:
 
 
 @contextmanager
-def serve(routes: dict[str, Route]) -> Iterator[Loopback]:
-    """Serve ``routes`` (path without the query -> callable) on a free loopback port until the block ends."""
+def serve(routes: dict[str, Route], tls: tuple[Path, Path] | None = None) -> Iterator[Loopback]:
+    """Serve ``routes`` (path without the query -> callable) on a free loopback port until the block ends; over
+    HTTPS with ``tls`` = (certificate, key)."""
     box: dict[str, Loopback] = {}
 
     class Handler(BaseHTTPRequestHandler):
@@ -44,7 +46,8 @@ def serve(routes: dict[str, Route]) -> Iterator[Loopback]:
             seen = Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
                         self.rfile.read(length) if length else b"")
             box["lb"].seen.append(seen)
-            route = box["lb"].routes.get(self.path.split("?")[0])
+            routes = box["lb"].routes
+            route = routes.get(self.path.split("?")[0]) or routes.get("*")  # "*": every other path
             status, headers, body = route(seen) if route else (404, {}, b"not here")
             self.send_response(status)
             for key, value in headers.items():
@@ -60,7 +63,14 @@ def serve(routes: dict[str, Route]) -> Iterator[Loopback]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     port = server.server_address[1]
-    box["lb"] = Loopback(url=f"http://127.0.0.1:{port}", port=port, routes=routes)
+    if tls is not None:
+        import ssl
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls else "http"
+    box["lb"] = Loopback(url=f"{scheme}://127.0.0.1:{port}", port=port, routes=routes)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

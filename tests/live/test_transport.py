@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from dgx_spark_mcp.errors import BadInputError, CouldNotDoError, UnavailableError
 from dgx_spark_mcp.live.servers import LiveServer, SparkServer
-from dgx_spark_mcp.live.spark_servers import parse_app_ref, server_named, servers
+from dgx_spark_mcp.live.spark_servers import find_app, parse_app_ref, remembered, server_named, servers
 from dgx_spark_mcp.live.transport import Connection, Deadline, NotFound
 from dgx_spark_mcp.settings import Settings
 
@@ -157,3 +158,43 @@ def test_an_unknown_server_name_lists_the_known_ones_and_references_parse() -> N
     assert parse_app_ref("app-1").server is None
     with pytest.raises(BadInputError, match="write the app id"):
         parse_app_ref("a//b")
+
+
+def test_an_id_alone_is_found_past_a_server_that_cannot_be_reached_and_a_named_servers_error_is_its_own() -> None:
+    """find_app: what the event-log fetch and spark_app_status both look an application up with."""
+    app = {"id": "app-1", "name": "nightly", "attempts": [{"completed": True}]}
+    with serve({"/api/v1/applications/app-1": json_route(app)}) as lb:
+        settings = Settings(spark_servers=[SparkServer(name="down", url=f"http://127.0.0.1:{_free_port()}"),
+                                           SparkServer(name="prod", url=lb.url)], spark_ui_ports=[_free_port()])
+        found = find_app(settings, parse_app_ref("app-1"), Deadline(10.0))
+        assert found.server is not None and found.server.name == "prod" and found.app["name"] == "nightly"
+        assert [(s.name, type(e)) for s, e in found.misses] == [("down", UnavailableError)]
+        assert remembered(settings, "app-1") == "prod"
+        missing = find_app(settings, parse_app_ref("app-2"), Deadline(10.0))
+        assert missing.server is None and [s.name for s in missing.absent] == ["prod"] and len(missing.failed) == 1
+        with pytest.raises(UnavailableError, match="cannot reach Spark server 'down'"):
+            find_app(settings, parse_app_ref("down/app-1"), Deadline(10.0))
+
+
+def _self_signed(where: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by itself (so it is its own CA bundle), made with openssl."""
+    cert, key = where / "cert.pem", where / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def test_tls_is_verified_by_default_and_trusts_a_given_ca_bundle(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    with serve({"/api/v1/applications": json_route([{"id": "app-1"}])}, tls=(cert, key)) as lb:
+        assert lb.url.startswith("https://")
+        with pytest.raises(UnavailableError, match=r"TLS certificate.*not trusted.*_CA_BUNDLE") as exc:
+            with Connection(SparkServer(name="tls", url=lb.url, token=TOKEN)) as conn:
+                conn.get_json("/api/v1/applications")
+        assert TOKEN not in str(exc.value)
+        assert not any("authorization" in s.headers for s in lb.seen)  # nothing was sent before the check
+        with Connection(SparkServer(name="tls", url=lb.url, ca_bundle=cert)) as conn:
+            assert conn.get_json("/api/v1/applications") == [{"id": "app-1"}]
+        with Connection(SparkServer(name="lab", url=lb.url, verify_tls=False)) as conn:
+            assert conn.get_json("/api/v1/applications") == [{"id": "app-1"}]
