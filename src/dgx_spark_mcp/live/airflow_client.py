@@ -1,7 +1,7 @@
 """Airflow's REST API, version 2 (Airflow 3) and version 1 (Airflow 2), behind one adapter.
 
 Why one adapter: the two APIs differ in a handful of names and formats, not in what they offer, so a
-small per-version table (:class:`Flavor`) carries the differences and every method exists once:
+small per-version table (:class:`Flavor`, from ``data/live-apis.json``) carries the differences and every method exists once:
 
     ============================  ==============================  ===============================
     what                          v2 (Airflow 3)                  v1 (Airflow 2)
@@ -40,6 +40,7 @@ from urllib.parse import quote
 
 from ..errors import BadInputError, CouldNotDoError, UnavailableError
 from ..settings import Settings
+from .apis import AirflowFlavor, live_apis
 from .servers import AirflowServer
 from .transport import Connection, Deadline, NotFound
 
@@ -55,23 +56,8 @@ WHAT = "Airflow"
 _HTTP = re.compile(r"HTTP (\d{3})")
 
 
-@dataclass(frozen=True)
-class Flavor:
-    """What differs between the REST API versions."""
-
-    api: str
-    airflow: int
-    date_field: str
-    since_param: str
-    newest_first: str
-    json_records: bool
-    jwt: bool
-
-
-V2 = Flavor(api="/api/v2", airflow=3, date_field="logical_date", since_param="run_after_gte",
-            newest_first="-run_after", json_records=True, jwt=True)
-V1 = Flavor(api="/api/v1", airflow=2, date_field="execution_date", since_param="execution_date_gte",
-            newest_first="-execution_date", json_records=False, jwt=False)
+Flavor = AirflowFlavor
+V2, V1 = live_apis().airflow  # data/live-apis.json: v2 first, the order servers are probed in
 
 
 def _q(part: str) -> str:

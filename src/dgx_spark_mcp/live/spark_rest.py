@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .apis import live_apis
 from .transport import Connection
 
 __all__ = [
@@ -19,7 +20,7 @@ __all__ = [
     "sql_execution", "stage_task_summary", "stage_tasks", "stages", "version",
 ]
 
-API = "/api/v1"
+API = live_apis().spark.base  # data/live-apis.json, with the release it was checked against
 QUANTILES = "0.05,0.25,0.5,0.75,0.95"
 
 
