@@ -24,6 +24,8 @@ TOOLS = {
 }
 LIVE = {"list_spark_apps", "compare_spark_apps", "spark_app_status", "list_dag_runs", "diagnose_dag_run"}
 """Tools whose answer comes from servers outside this process: open world, not idempotent."""
+OPEN_WORLD = {"ingest_telemetry", "analyze_event_log", "diagnose_log"}
+"""Tools that may reach outside (a scrape URL; a History Server with app=), on the same input the same answer."""
 WRITERS = {"ingest_telemetry", "sample_gpus"}
 """Tools that add to the telemetry store: not read-only, never destructive."""
 
@@ -37,7 +39,7 @@ async def test_every_tool_has_description_described_args_output_schema_and_annot
         assert tool.annotations is not None, tool.name
         assert tool.annotations.read_only_hint is (tool.name not in WRITERS), tool.name
         assert tool.annotations.destructive_hint is not True, tool.name
-        assert tool.annotations.open_world_hint is (tool.name in LIVE or tool.name == "ingest_telemetry"), tool.name
+        assert tool.annotations.open_world_hint is (tool.name in LIVE | OPEN_WORLD), tool.name
         assert tool.title, tool.name
         for arg, schema in tool.input_schema.get("properties", {}).items():
             assert schema.get("description"), f"{tool.name}.{arg} has no description"

@@ -29,6 +29,8 @@ __all__ = ["READ_ONLY", "Detail", "DetailArg", "ToolOptions", "tool"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+READ_OR_FETCH = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+"""Reads a file, or with ``app`` fetches the application's event log from a History Server: open world."""
 READ_LIVE = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 """Read-only, but the answer comes from servers outside this process (History Servers, driver UIs, Airflow): it
 changes as they do."""

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from ..app import App
 from ..diagnosis.logkind import LogKind
-from . import READ_ONLY, DetailArg, tool
+from . import READ_OR_FETCH, DetailArg, tool
 
 __all__ = ["tools"]
 
@@ -15,7 +15,7 @@ __all__ = ["tools"]
 def tools(owner: App) -> list[Callable[..., Any]]:
     from ..diagnosis.diagnose import DEFAULT_LIMIT, DiagnoseResult
 
-    @tool(title="Diagnose a Spark or Airflow log", annotations=READ_ONLY)
+    @tool(title="Diagnose a Spark or Airflow log", annotations=READ_OR_FETCH)
     def diagnose_log(
         path: Annotated[str | None, Field(description="Log file (plain/gz/zst), or text.")] = None,
         text: Annotated[str | None, Field(description="Pasted log.")] = None,

@@ -8,13 +8,13 @@ from pydantic import Field
 from ..app import App
 from ..diagnosis.eventlog_models import DEFAULT_LIMIT, EventLogAnalysis
 from ..optimizers.models import Workload
-from . import READ_ONLY, DetailArg, tool
+from . import READ_OR_FETCH, DetailArg, tool
 
 __all__ = ["tools"]
 
 
 def tools(owner: App) -> list[Callable[..., Any]]:
-    @tool(title="Analyze a Spark event log", annotations=READ_ONLY)
+    @tool(title="Analyze a Spark event log", annotations=READ_OR_FETCH)
     def analyze_event_log(
         path: Annotated[str | None, Field(description="Event log file or eventlog_v2_* directory.")] = None,
         executor_counts: Annotated[list[int] | None, Field(description="What-if executor counts.")] = None,
