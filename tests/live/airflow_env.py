@@ -265,6 +265,26 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         time.sleep(0.1)
     if proc.poll() is None:
         proc.wait(timeout=10)
+    # Airflow 2's DAG file processor manager moves into a process group of its own, so the group kill misses it;
+    # it stays in the session the server was started in (start_new_session), which is how it is found.
+    for pid in _session(proc.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _session(sid: int) -> list[int]:
+    """The processes still alive in session ``sid`` (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getsid(int(entry)) == sid:
+                    found.append(int(entry))
+            except (ProcessLookupError, PermissionError):
+                pass
+    return found
 
 
 def _environment(major: int, home: Path, bin_dir: Path, port: int, jwt_secret: str) -> dict[str, str]:
