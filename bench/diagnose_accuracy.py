@@ -99,7 +99,7 @@ def load_labels(path: Path) -> list[dict[str, Any]]:
 
 def _lines(path: Path) -> Iterator[str]:
     """The file's lines, decompressed like the tool does (a rolling event-log directory: its parts)."""
-    from dgx_spark_mcp.diagnosis.codecs import LogLines
+    from dgx_spark_mcp.diagnosis.reading.codecs import LogLines
 
     parts = sorted(p for p in path.iterdir() if p.name.startswith("events_")) if path.is_dir() else [path]
     for part in parts:
@@ -134,11 +134,11 @@ def baseline(path: Path, expected: set[str]) -> dict[str, Any]:
 
 def tool(path: Path, kind: str, settings: Any) -> dict[str, Any]:
     if kind == "plan":
-        from dgx_spark_mcp.diagnosis.plan_analysis import analyze_query_plan
+        from dgx_spark_mcp.diagnosis.plans.analysis import analyze_query_plan
 
         findings = analyze_query_plan(None, settings, path=str(path)).findings
     else:
-        from dgx_spark_mcp.diagnosis.diagnose import diagnose_log
+        from dgx_spark_mcp.diagnosis.logs.diagnose import diagnose_log
 
         findings = diagnose_log(str(path), settings).findings
     serious = [f for f in findings if f.severity in WARNING_OR_WORSE]

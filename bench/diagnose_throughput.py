@@ -136,8 +136,8 @@ def _write_error_heavy(path: Path, target_bytes: int, seed: int, failure_every: 
 
 CHILD = """
 import json, sys, time, resource
-from dgx_spark_mcp.diagnosis import diagnose
-from dgx_spark_mcp.diagnosis.diagnose import diagnose_log
+from dgx_spark_mcp.diagnosis.logs import diagnose
+from dgx_spark_mcp.diagnosis.logs.diagnose import diagnose_log
 from dgx_spark_mcp.settings import Settings
 if sys.argv[4] != "auto":  # the bench forces a worker count: the parallel path on any machine
     forced = int(sys.argv[4])

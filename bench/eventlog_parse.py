@@ -33,9 +33,9 @@ import zstandard
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from dgx_spark_mcp.diagnosis.eventlog import read_event_log  # noqa: E402
-from dgx_spark_mcp.diagnosis.eventlog_analysis import analyze_event_log  # noqa: E402
-from dgx_spark_mcp.diagnosis.eventlog_files import locate_event_log  # noqa: E402
+from dgx_spark_mcp.diagnosis.eventlogs.analysis import analyze_event_log  # noqa: E402
+from dgx_spark_mcp.diagnosis.eventlogs.files import locate_event_log  # noqa: E402
+from dgx_spark_mcp.diagnosis.eventlogs.reader import read_event_log  # noqa: E402
 from dgx_spark_mcp.settings import Settings  # noqa: E402
 
 TARGET_RATIO_MIN = 3.0

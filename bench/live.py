@@ -338,7 +338,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def bench_big_log(settings: Settings, url: str, log_dir: Path, root: Path, megabytes: int, runs: int) -> dict[str, Any]:
-    from dgx_spark_mcp.diagnosis.run_history import analyze_and_remember
+    from dgx_spark_mcp.diagnosis.eventlogs.run_history import analyze_and_remember
     from dgx_spark_mcp.live import history, spark_rest
     from dgx_spark_mcp.live.app_analysis import analyze_app
 

@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from dgx_spark_mcp.diagnosis.plan_analysis import analyze_query_plan  # noqa: E402
+from dgx_spark_mcp.diagnosis.plans.analysis import analyze_query_plan  # noqa: E402
 from dgx_spark_mcp.settings import Settings  # noqa: E402
 
 BASELINE = re.compile(r"^[ :|+-]*(?:\* )?([A-Za-z]\w*)", re.MULTILINE)

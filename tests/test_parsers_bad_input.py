@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from dgx_spark_mcp.diagnosis import plan_analysis
-from dgx_spark_mcp.diagnosis.eventlog_analysis import analyze_event_log
-from dgx_spark_mcp.diagnosis.plan_analysis import analyze_query_plan
+from dgx_spark_mcp.diagnosis.eventlogs.analysis import analyze_event_log
+from dgx_spark_mcp.diagnosis.plans import analysis as plan_analysis
+from dgx_spark_mcp.diagnosis.plans.analysis import analyze_query_plan
 from dgx_spark_mcp.errors import BadInputError
 from dgx_spark_mcp.optimizers import checker, config_sources
 from dgx_spark_mcp.optimizers.checker import check_config, read_config_file

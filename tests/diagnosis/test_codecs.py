@@ -13,7 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dgx_spark_mcp.diagnosis.codecs import Codec, LogLines, _lzf_block, detect_codec
+from dgx_spark_mcp.diagnosis.reading.codecs import (
+    Codec,
+    LogLines,
+    _lzf_block,
+    detect_codec,
+)
 
 from .eventlogs import CORPUS, PYSPARK
 
@@ -136,7 +141,7 @@ def _without_name_dependent_parts(result: object, name: str) -> object:
 
 @pytest.mark.parametrize("name", sorted(MANIFEST))
 def test_each_codec_gives_the_same_analysis_as_its_plain_and_gzip_equivalents(name: str, tmp_path: Path) -> None:
-    from dgx_spark_mcp.diagnosis.eventlog_analysis import analyze_event_log
+    from dgx_spark_mcp.diagnosis.eventlogs.analysis import analyze_event_log
     from dgx_spark_mcp.settings import Settings
 
     settings = Settings(home=tmp_path / "home", allowed_roots=[str(tmp_path), str(PYSPARK)], log_level="WARNING")

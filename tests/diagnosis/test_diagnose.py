@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from dgx_spark_mcp.cli import main
-from dgx_spark_mcp.diagnosis import log_reader
-from dgx_spark_mcp.diagnosis.diagnose import DiagnoseResult, diagnose_log
+from dgx_spark_mcp.diagnosis.logs.diagnose import DiagnoseResult, diagnose_log
+from dgx_spark_mcp.diagnosis.reading import parallel
 from dgx_spark_mcp.errors import BadInputError
 from dgx_spark_mcp.settings import Settings
 from dgx_spark_mcp.tools.answers import compact
@@ -265,7 +265,7 @@ def test_event_log_plans_add_findings_after_the_failures(settings_here: Settings
 def test_big_logs_are_hashed_beside_the_scan_and_still_served_from_the_store(
     settings_here: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dgx_spark_mcp.diagnosis import diagnose
+    from dgx_spark_mcp.diagnosis.logs import diagnose
 
     monkeypatch.setattr(diagnose, "HASH_BESIDE_SCAN_BYTES", 1)  # every file counts as big
     path = _write(tmp_path, "executor.log", UDF_LOG)
@@ -279,7 +279,7 @@ def test_big_logs_are_hashed_beside_the_scan_and_still_served_from_the_store(
 def test_an_unchanged_file_is_answered_before_it_is_read_a_changed_one_is_read_anew(
     settings_here: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dgx_spark_mcp.diagnosis import diagnose
+    from dgx_spark_mcp.diagnosis.logs import diagnose
 
     path = _write(tmp_path, "executor.log", UDF_LOG)
     first = diagnose_log(path, settings_here)
@@ -321,13 +321,13 @@ def test_second_call_is_served_from_the_store(settings_here: Settings, tmp_path:
 def test_parallel_scan_gives_the_same_records_as_one_process(settings_here: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _write(tmp_path, "big.log", (UDF_LOG + YARN_LOG + "\n") * 400)
     sequential = diagnose_log(path, settings_here)
-    monkeypatch.setattr(log_reader, "PARALLEL_MIN_BYTES", 64 * 1024)
-    monkeypatch.setattr(log_reader.os, "cpu_count", lambda: 4)  # three workers, whatever this machine has
-    assert log_reader.workers_for(path.stat().st_size) == 3
-    parallel = diagnose_log(path, settings_here, limit=19)  # other options: not served from the store
-    assert parallel.from_store is False
-    assert parallel.lines_read == sequential.lines_read
-    assert parallel.findings == sequential.findings
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 64 * 1024)
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 4)  # three workers, whatever this machine has
+    assert parallel.workers_for(path.stat().st_size) == 3
+    split = diagnose_log(path, settings_here, limit=19)  # other options: not served from the store
+    assert split.from_store is False
+    assert split.lines_read == sequential.lines_read
+    assert split.findings == sequential.findings
 
 
 @pytest.mark.anyio

@@ -8,13 +8,13 @@ import gzip
 from pathlib import Path
 
 import pytest
+from mcp import Client
 
-from dgx_spark_mcp.diagnosis.diagnose import diagnose_log
-from dgx_spark_mcp.diagnosis.finding_brief import SUMMARY_FINDINGS, brief_findings
-from dgx_spark_mcp.diagnosis.findings import DiagnosisFinding, Evidence
+from dgx_spark_mcp.diagnosis.findings.brief import SUMMARY_FINDINGS, brief_findings
+from dgx_spark_mcp.diagnosis.findings.model import DiagnosisFinding, Evidence
+from dgx_spark_mcp.diagnosis.logs.diagnose import diagnose_log
 from dgx_spark_mcp.settings import Settings
 from dgx_spark_mcp.tools.answers import compact
-from mcp import Client
 
 from ..conftest import REPO, structured
 from .answer_size import answer_tokens

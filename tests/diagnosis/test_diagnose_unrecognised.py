@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dgx_spark_mcp.diagnosis.diagnose import DiagnoseResult, diagnose_log
+from dgx_spark_mcp.diagnosis.logs.diagnose import DiagnoseResult, diagnose_log
 from dgx_spark_mcp.settings import Settings
 
 from ..conftest import REPO

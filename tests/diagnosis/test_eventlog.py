@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dgx_spark_mcp.diagnosis.eventlog_analysis import analyze_event_log
+from dgx_spark_mcp.diagnosis.eventlogs.analysis import analyze_event_log
 from dgx_spark_mcp.errors import BadInputError
 from dgx_spark_mcp.settings import Settings
 

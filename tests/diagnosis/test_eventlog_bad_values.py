@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dgx_spark_mcp.diagnosis.eventlog_analysis import analyze_event_log
-from dgx_spark_mcp.diagnosis.eventlog_render import render_event_log
-from dgx_spark_mcp.diagnosis.run_history import analyze_and_remember
+from dgx_spark_mcp.diagnosis.eventlogs.analysis import analyze_event_log
+from dgx_spark_mcp.diagnosis.eventlogs.render import render_event_log
+from dgx_spark_mcp.diagnosis.eventlogs.run_history import analyze_and_remember
 from dgx_spark_mcp.errors import BadInputError
 from dgx_spark_mcp.optimizers.models import Workload
 from dgx_spark_mcp.settings import Settings

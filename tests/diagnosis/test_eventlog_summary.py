@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from dgx_spark_mcp.diagnosis.eventlog_analysis import analyze_event_log
-from dgx_spark_mcp.diagnosis.eventlog_models import SUMMARY_STAGES
-from dgx_spark_mcp.diagnosis.eventlog_tuning import thresholds
-from dgx_spark_mcp.diagnosis.run_history import analyze_and_remember
+from dgx_spark_mcp.diagnosis.eventlogs.analysis import analyze_event_log
+from dgx_spark_mcp.diagnosis.eventlogs.models import SUMMARY_STAGES
+from dgx_spark_mcp.diagnosis.eventlogs.run_history import analyze_and_remember
+from dgx_spark_mcp.diagnosis.eventlogs.tuning import thresholds
 from dgx_spark_mcp.settings import Settings
 from dgx_spark_mcp.tools.answers import compact
 

@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from dgx_spark_mcp.diagnosis.eventlog_analysis import analyze_event_log
-from dgx_spark_mcp.diagnosis.eventlog_models import EventLogAnalysis
-from dgx_spark_mcp.diagnosis.eventlog_tuning import EventLogThresholds, failure_category, ladder_severity, thresholds
+from dgx_spark_mcp.diagnosis.eventlogs.analysis import analyze_event_log
+from dgx_spark_mcp.diagnosis.eventlogs.models import EventLogAnalysis
+from dgx_spark_mcp.diagnosis.eventlogs.tuning import (
+    EventLogThresholds,
+    failure_category,
+    ladder_severity,
+    thresholds,
+)
 from dgx_spark_mcp.hardware.profiles import Sourced
 from dgx_spark_mcp.settings import Settings
 

@@ -8,9 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dgx_spark_mcp.diagnosis import log_reader
-from dgx_spark_mcp.diagnosis.log_reader import ReadStats, read_records, text_blocks
-from dgx_spark_mcp.diagnosis.logkind import LogKind, detect_kind, parse_airflow
+from dgx_spark_mcp.diagnosis.reading import log_reader
+from dgx_spark_mcp.diagnosis.reading.log_reader import (
+    ReadStats,
+    read_records,
+    text_blocks,
+)
+from dgx_spark_mcp.diagnosis.reading.logkind import LogKind, detect_kind, parse_airflow
 
 
 @pytest.mark.parametrize(

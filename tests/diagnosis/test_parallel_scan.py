@@ -14,11 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from dgx_spark_mcp.diagnosis import diagnose, log_reader
-from dgx_spark_mcp.diagnosis.codecs import LogLines
-from dgx_spark_mcp.diagnosis.diagnose import diagnose_log
-from dgx_spark_mcp.diagnosis.log_reader import ParallelScan, ReadStats, Record, read_records
-from dgx_spark_mcp.diagnosis.logkind import LogKind
+from dgx_spark_mcp.diagnosis.logs import diagnose
+from dgx_spark_mcp.diagnosis.logs.diagnose import diagnose_log
+from dgx_spark_mcp.diagnosis.reading import parallel
+from dgx_spark_mcp.diagnosis.reading.codecs import LogLines
+from dgx_spark_mcp.diagnosis.reading.log_reader import read_records
+from dgx_spark_mcp.diagnosis.reading.logkind import LogKind
+from dgx_spark_mcp.diagnosis.reading.parallel import ParallelScan
+from dgx_spark_mcp.diagnosis.reading.record import ReadStats, Record
 from dgx_spark_mcp.errors import CouldNotDoError
 from dgx_spark_mcp.settings import Settings
 
@@ -65,8 +68,8 @@ def heavy_log(tmp_path: Path) -> Path:
 @pytest.fixture
 def squeezed(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiny chunks and one queued chunk per worker: workers wait for the reader all the time."""
-    monkeypatch.setattr(log_reader, "CHUNK_RECORDS", 7)
-    monkeypatch.setattr(log_reader, "QUEUED_CHUNKS", 1)
+    monkeypatch.setattr(parallel, "CHUNK_RECORDS", 7)
+    monkeypatch.setattr(parallel, "QUEUED_CHUNKS", 1)
 
 
 @pytest.mark.slow
@@ -100,8 +103,8 @@ def test_parallel_diagnosis_equals_the_single_process_one_on_an_error_heavy_log(
 
 @pytest.mark.slow
 def test_a_worker_that_dies_is_an_error_not_a_hang(heavy_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(log_reader, "_POLL_S", 0.05)
-    monkeypatch.setattr(log_reader, "_scan_range", lambda *args: os._exit(3))  # killed, say, by the OOM killer
+    monkeypatch.setattr(parallel, "_POLL_S", 0.05)
+    monkeypatch.setattr(parallel, "_scan_range", lambda *args: os._exit(3))  # killed, say, by the OOM killer
     scan: ParallelScan[Record] = ParallelScan(heavy_log, heavy_log.stat().st_size, LogKind.SPARK_EXECUTOR, 2)
     with pytest.raises(CouldNotDoError, match="exit code 3"):
         list(scan.records(ReadStats()))

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from dgx_spark_mcp.diagnosis.plan_explain import explain_sql
+from dgx_spark_mcp.diagnosis.plans.explain import explain_sql
 from dgx_spark_mcp.errors import BadInputError, CouldNotDoError
 from dgx_spark_mcp.settings import Settings
 
@@ -230,7 +230,7 @@ def test_cli_in_a_fresh_process_prints_only_the_json(connect_server: ConnectServ
 def test_a_server_that_never_answers_is_cut_off_at_the_deadline(settings: Settings,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """A port that accepts TCP and then says nothing: the whole EXPLAIN is bounded, and says so."""
-    from dgx_spark_mcp.diagnosis import plan_explain
+    from dgx_spark_mcp.diagnosis.plans import explain as plan_explain
 
     monkeypatch.setattr(plan_explain, "CONNECT_DEADLINE_S", 3.0)
     silent = socket.create_server(("127.0.0.1", 0))

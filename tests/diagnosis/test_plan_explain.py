@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from dgx_spark_mcp.diagnosis import plan_explain
-from dgx_spark_mcp.diagnosis.plan_analysis import analyze_query_plan
-from dgx_spark_mcp.diagnosis.plan_explain import check_ddl, check_query, explain_sql
+from dgx_spark_mcp.diagnosis.plans import explain as plan_explain
+from dgx_spark_mcp.diagnosis.plans.analysis import analyze_query_plan
+from dgx_spark_mcp.diagnosis.plans.explain import check_ddl, check_query, explain_sql
 from dgx_spark_mcp.errors import BadInputError, CouldNotDoError
 from dgx_spark_mcp.settings import Settings
 

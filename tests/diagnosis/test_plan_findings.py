@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from dgx_spark_mcp.diagnosis.plan_findings import MATCHERS, PlanRule, find_plan_issues, plan_rules
-from dgx_spark_mcp.diagnosis.plan_parser import parse_plan
-from dgx_spark_mcp.diagnosis.signatures import categories
+from dgx_spark_mcp.diagnosis.findings.signatures import categories
+from dgx_spark_mcp.diagnosis.plans.findings import (
+    MATCHERS,
+    PlanRule,
+    find_plan_issues,
+    plan_rules,
+)
+from dgx_spark_mcp.diagnosis.plans.parser import parse_plan
 
 RULES = plan_rules().rules
 CASES = [(rule, kind, i) for rule in RULES for kind, examples in (("fail", rule.examples.fail), ("pass", rule.examples.passing))

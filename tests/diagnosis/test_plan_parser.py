@@ -9,8 +9,12 @@ from typing import Any
 
 import pytest
 
-from dgx_spark_mcp.diagnosis.plan_findings import find_plan_issues
-from dgx_spark_mcp.diagnosis.plan_parser import ParsedPlan, parse_plan, split_accelerator
+from dgx_spark_mcp.diagnosis.plans.findings import find_plan_issues
+from dgx_spark_mcp.diagnosis.plans.parser import (
+    ParsedPlan,
+    parse_plan,
+    split_accelerator,
+)
 from dgx_spark_mcp.errors import BadInputError
 
 from ..conftest import REPO

@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from dgx_spark_mcp.diagnosis.plan_analysis import LIST_LIMIT, NODE_PAGE, analyze_query_plan
+from dgx_spark_mcp.diagnosis.plans.analysis import (
+    LIST_LIMIT,
+    NODE_PAGE,
+    analyze_query_plan,
+)
 from dgx_spark_mcp.errors import BadInputError
 from dgx_spark_mcp.settings import Settings
 from dgx_spark_mcp.tools.answers import compact

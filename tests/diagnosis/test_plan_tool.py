@@ -11,7 +11,7 @@ import pytest
 from mcp import Client
 
 from dgx_spark_mcp.cli import main
-from dgx_spark_mcp.diagnosis.plan_findings import plan_rules
+from dgx_spark_mcp.diagnosis.plans.findings import plan_rules
 
 from ..conftest import REPO, server_command, structured
 
@@ -135,7 +135,7 @@ def test_cli_sql_with_schema_file_in_a_fresh_process(tmp_path: Path, server_env:
 def test_analysed_plans_are_kept_in_the_context_store(tmp_path: Path) -> None:
     import duckdb
 
-    from dgx_spark_mcp.diagnosis.plan_analysis import analyze_query_plan
+    from dgx_spark_mcp.diagnosis.plans.analysis import analyze_query_plan
     from dgx_spark_mcp.settings import Settings
     from dgx_spark_mcp.store import store_path
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mcp import Client
 
-from dgx_spark_mcp.diagnosis.run_history import analyze_and_remember
+from dgx_spark_mcp.diagnosis.eventlogs.run_history import analyze_and_remember
 from dgx_spark_mcp.optimizers.history import list_runs
 from dgx_spark_mcp.optimizers.models import Workload
 from dgx_spark_mcp.server import build_server

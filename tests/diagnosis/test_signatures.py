@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from dgx_spark_mcp.diagnosis.signatures import categories, signatures
+from dgx_spark_mcp.diagnosis.findings.signatures import categories, signatures
 
 SIGNATURES = signatures().signatures
 EXAMPLES = [(s.id, line, True) for s in SIGNATURES for line in s.examples.passing] + [
@@ -58,8 +58,8 @@ def test_config_advice_groups_exist_in_the_patterns() -> None:
 
 def test_every_passing_example_holds_an_anchor_the_log_reader_stops_at() -> None:
     # The reader skips lines without an anchor: a signature whose line holds none would never fire on a big log.
-    from dgx_spark_mcp.diagnosis.log_reader import GENERIC_ANCHORS, anchors
-    from dgx_spark_mcp.diagnosis.signatures import spark_signatures
+    from dgx_spark_mcp.diagnosis.findings.signatures import spark_signatures
+    from dgx_spark_mcp.diagnosis.reading.log_reader import GENERIC_ANCHORS, anchors
 
     for signature in spark_signatures():
         for line in signature.examples.passing:
@@ -80,7 +80,7 @@ def test_a_key_put_one_level_too_deep_fails_the_load_instead_of_being_ignored() 
 
     from pydantic import ValidationError
 
-    from dgx_spark_mcp.diagnosis.signatures import SignatureRegistry
+    from dgx_spark_mcp.diagnosis.findings.signatures import SignatureRegistry
 
     from ..conftest import REPO
 
@@ -123,7 +123,7 @@ def test_fallbacks_use_the_vocabulary_and_name_the_exception_in_their_titles() -
     ],
 )
 def test_required_literal(pattern: str, literal: str | None) -> None:
-    from dgx_spark_mcp.diagnosis.signatures import required_literal
+    from dgx_spark_mcp.diagnosis.findings.signatures import required_literal
 
     assert required_literal(pattern) == literal
     for text in ("stage took 1234ms", "Executor OUT OF MEMORY"):  # a match holds the literal
@@ -138,7 +138,7 @@ def test_required_literal(pattern: str, literal: str | None) -> None:
 def test_the_literal_prefilter_answers_as_trying_every_pattern_in_turn() -> None:
     # SignatureMatcher searches only the patterns whose literal a message holds: the answer must be
     # the one the plain priority-ordered loop gives, for every example and near miss.
-    from dgx_spark_mcp.diagnosis.signatures import SignatureMatcher
+    from dgx_spark_mcp.diagnosis.findings.signatures import SignatureMatcher
 
     def plain(text: str, wrappers: bool) -> str | None:
         for signature in SIGNATURES:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dgx_spark_mcp.diagnosis.whatif import SimGroup, SimStage, critical_path, default_executor_counts, simulate
+from dgx_spark_mcp.diagnosis.eventlogs.whatif import (
+    SimGroup,
+    SimStage,
+    critical_path,
+    default_executor_counts,
+    simulate,
+)
 
 
 def _stage(stage_id: int, tasks: list[int], parents: tuple[int, ...] = ()) -> SimStage:

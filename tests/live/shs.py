@@ -68,7 +68,7 @@ class HistoryServer:
 
 def app_start(path: Path) -> tuple[str, str]:
     """(app name, app id) from a log's SparkListenerApplicationStart."""
-    from dgx_spark_mcp.diagnosis.codecs import LogLines
+    from dgx_spark_mcp.diagnosis.reading.codecs import LogLines
 
     first = path if path.is_file() else sorted(path.glob("events_1_*"))[0]
     for line in LogLines(first):

@@ -136,6 +136,6 @@ async def test_the_app_argument_and_a_path_exclude_each_other(history_server: Hi
     assert three.is_error and "got text and app" in three.content[0].text
     summary = structured(await _call(settings, "analyze_event_log", {"app": history_server.ids["slow"]}))
     assert summary["source"] == f"shs/{history_server.ids['slow']}" and summary["more"]
-    from dgx_spark_mcp.diagnosis.eventlog_models import EventLogAnalysis
+    from dgx_spark_mcp.diagnosis.eventlogs.models import EventLogAnalysis
 
     assert answer_tokens(EventLogAnalysis.model_validate(summary)) <= 2500

@@ -118,8 +118,8 @@ def _cmd_check(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _cmd_eventlog(args: argparse.Namespace, settings: Settings) -> None:
-    from ..diagnosis.eventlog_render import render_event_log
-    from ..diagnosis.run_history import analyze_and_remember
+    from ..diagnosis.eventlogs.render import render_event_log
+    from ..diagnosis.eventlogs.run_history import analyze_and_remember
 
     counts = None
     if args.executors:
@@ -139,8 +139,8 @@ def _cmd_eventlog(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _cmd_diagnose(args: argparse.Namespace, settings: Settings) -> None:
-    from ..diagnosis.diagnose import diagnose_log
-    from ..diagnosis.diagnose_render import render_diagnosis
+    from ..diagnosis.logs.diagnose import diagnose_log
+    from ..diagnosis.logs.render import render_diagnosis
 
     hardware = _hardware(args)
     if args.app is not None or args.file is None:
@@ -157,8 +157,8 @@ def _cmd_diagnose(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _cmd_plan(args: argparse.Namespace, settings: Settings) -> None:
-    from ..diagnosis.plan_analysis import analyze_query_plan
-    from ..diagnosis.plan_render import render_plan_analysis
+    from ..diagnosis.plans.analysis import analyze_query_plan
+    from ..diagnosis.plans.render import render_plan_analysis
 
     schema = Path(args.schema).read_text(encoding="utf-8") if args.schema else None
     if args.sql is not None:

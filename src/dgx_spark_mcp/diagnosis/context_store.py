@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..settings import Settings
 from ..store import Migration, connect, transaction, utc_naive
-from .findings import DiagnosisFinding
+from .findings.model import DiagnosisFinding
 
 __all__ = ["MIGRATIONS", "FileSignature", "content_hash", "file_signature", "hash_for_signature", "load_result",
            "options_key", "save_plan", "save_result"]

@@ -20,8 +20,22 @@ from ..errors import BadInputError, UnavailableError
 from ..files import max_file_bytes
 from ..settings import Settings
 from .airflow_client import Airflow, open_airflow
-from .airflow_logs import LOOKUPS, TryRef, causes, diagnose_try, look_up_spark_application, spark_app_ids
-from .airflow_models import DagRunDiagnosis, ImportErrorBrief, RunFinding, SparkApplication, TaskRow, UpstreamFailure
+from .airflow_logs import (
+    LOOKUPS,
+    TryRef,
+    causes,
+    diagnose_try,
+    look_up_spark_application,
+    spark_app_ids,
+)
+from .airflow_models import (
+    DagRunDiagnosis,
+    ImportErrorBrief,
+    RunFinding,
+    SparkApplication,
+    TaskRow,
+    UpstreamFailure,
+)
 from .airflow_runs import import_error_brief, seconds, short_time, unknown_dag
 from .transport import Deadline, NotFound
 

@@ -3,7 +3,7 @@ the Spark applications it names.
 
 The API and a folder of logs hand over the same thing (the log of one try, with its dag, run, task, map
 index and try number), so both modes read tries here and answer with the same :class:`RunFinding`.  The
-diagnosis is the engine's own (:func:`dgx_spark_mcp.diagnosis.diagnose.diagnose_log`), nested spark-submit
+diagnosis is the engine's own (:func:`dgx_spark_mcp.diagnosis.logs.diagnose.diagnose_log`), nested spark-submit
 logs included; what this adds is the exception a try ended with, read from Airflow 3's ``error_detail``
 or the last line of an Airflow 2 traceback, because that line is what names the failure.
 """
@@ -110,8 +110,8 @@ def diagnose_try(settings: Settings, ref: TryRef, *, text: str | None = None, pa
     The summary keeps the top finding, its evidence cut to the cause; the full answer up to ``limit``
     findings with their evidence lines and configuration changes.
     """
-    from ..diagnosis.diagnose import diagnose_log
-    from ..diagnosis.diagnose_summary import diagnose_summary
+    from ..diagnosis.logs.diagnose import diagnose_log
+    from ..diagnosis.logs.summary import diagnose_summary
 
     assert (text is None) != (path is None)
     full = diagnose_log(str(path) if path else "", settings, text=text, kind=kind, limit=max(limit, 1), detail="full")
@@ -172,7 +172,7 @@ def look_up_spark_application(settings: Settings, app: SparkApplication) -> Spar
     """
     if not settings.spark_servers:
         return app.model_copy(update={"note": "not looked up: no History Server is configured (DGX_SPARK_MCP_SPARK_SERVERS)"})
-    from ..diagnosis.diagnose import diagnose_log
+    from ..diagnosis.logs.diagnose import diagnose_log
     from .history import fetch_event_log, reading_settings
 
     try:

@@ -23,8 +23,8 @@ from ..settings import Settings
 from .history import FetchedLog, fetch_event_log, reading_settings
 
 if TYPE_CHECKING:
-    from ..diagnosis.diagnose import DiagnoseResult
-    from ..diagnosis.eventlog_models import EventLogAnalysis
+    from ..diagnosis.eventlogs.models import EventLogAnalysis
+    from ..diagnosis.logs.diagnose import DiagnoseResult
     from ..optimizers.models import Workload
 
 __all__ = ["analyze_app", "diagnose_app", "one_source"]
@@ -58,8 +58,8 @@ def _label(fetched: FetchedLog, file: str | None) -> str | None:
 def analyze_app(settings: Settings, ref: str, executor_counts: Sequence[int] | None = None, limit: int = 20,
                 workload: Workload | None = None, hardware: str | None = None,
                 detail: Literal["summary", "full"] = "summary") -> EventLogAnalysis:
-    from ..diagnosis.eventlog_summary import event_log_summary
-    from ..diagnosis.run_history import analyze_and_remember, remember
+    from ..diagnosis.eventlogs.run_history import analyze_and_remember, remember
+    from ..diagnosis.eventlogs.summary import event_log_summary
     from ..files import allowed_path
 
     fetched = fetch_event_log(settings, ref)
@@ -88,7 +88,7 @@ def analyze_app(settings: Settings, ref: str, executor_counts: Sequence[int] | N
 
 def diagnose_app(settings: Settings, ref: str, *, hardware: str | dict[str, Any] | None = None, limit: int = 20,
                  kind: str | None = None, detail: Literal["summary", "full"] = "summary") -> DiagnoseResult:
-    from ..diagnosis.diagnose import diagnose_log
+    from ..diagnosis.logs.diagnose import diagnose_log
 
     fetched = fetch_event_log(settings, ref)
     result = diagnose_log(fetched.path, reading_settings(settings, fetched), hardware=hardware, limit=limit, kind=kind,

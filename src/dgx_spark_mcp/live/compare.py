@@ -24,7 +24,7 @@ from .compare_reason import Run, reason
 from .config_diff import ConfigDifference, config_differences, spark_properties
 
 if TYPE_CHECKING:
-    from ..diagnosis.eventlog_models import EventLogAnalysis, StageSummary
+    from ..diagnosis.eventlogs.models import EventLogAnalysis, StageSummary
 
 __all__ = ["AppSide", "ChangedFigures", "SparkAppComparison", "compare_apps"]
 
@@ -161,8 +161,8 @@ def _side(ref: str, analysis: EventLogAnalysis) -> AppSide:
 
 
 def _analyse(settings: Settings, ref: str) -> tuple[str, EventLogAnalysis, dict[str, str]]:
-    from ..diagnosis.eventlog_analysis import analyze_event_log
-    from ..diagnosis.eventlog_files import locate_event_log
+    from ..diagnosis.eventlogs.analysis import analyze_event_log
+    from ..diagnosis.eventlogs.files import locate_event_log
     from .history import fetch_event_log, reading_settings
 
     fetched = fetch_event_log(settings, ref)

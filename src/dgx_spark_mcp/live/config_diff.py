@@ -58,7 +58,7 @@ class ConfigDifference(BaseModel):
 
 def spark_properties(files: tuple[Path, ...]) -> dict[str, str]:
     """Every Spark property of a run, from its event log's environment event (near the start of the first file)."""
-    from ..diagnosis.codecs import LogLines
+    from ..diagnosis.reading.codecs import LogLines
 
     for file in files[:1]:
         for number, line in enumerate(LogLines(file)):

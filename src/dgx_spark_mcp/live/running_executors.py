@@ -40,7 +40,7 @@ def _status(e: dict[str, Any], full: bool) -> ExecutorStatus:
 
 def executors_status(raw: list[dict[str, Any]], *, full: bool) -> tuple[Executors, list[StatusFinding]]:
     """The executors' totals, the notable ones, and the GC, memory and lost-executor findings."""
-    from ..diagnosis.eventlog_tuning import ladder_severity, thresholds
+    from ..diagnosis.eventlogs.tuning import ladder_severity, thresholds
 
     th = thresholds()
     every = [e for e in raw if isinstance(e, dict)]

@@ -62,7 +62,7 @@ class _Group:
 
 
 def _reason(text: str) -> str:
-    from ..diagnosis.failure_text import exception_message, short_class
+    from ..diagnosis.reading.failure_text import exception_message, short_class
 
     message = exception_message(text)
     if " … " in message:  # a Python traceback: the wrapper's class and the Python error
@@ -71,8 +71,8 @@ def _reason(text: str) -> str:
 
 
 def _classify(text: str) -> tuple[str, str]:
-    from ..diagnosis.eventlog_tuning import failure_category
-    from ..diagnosis.signatures import signatures
+    from ..diagnosis.eventlogs.tuning import failure_category
+    from ..diagnosis.findings.signatures import signatures
 
     matched = signatures().match(text)
     if matched is not None:
@@ -82,7 +82,7 @@ def _classify(text: str) -> tuple[str, str]:
 
 def failure_groups(stages: list[FailedStage], *, full: bool) -> tuple[list[FailureGroup], int, list[StatusFinding]]:
     """Groups (most attempts first), the number of failed attempts read, and one finding per group listed."""
-    from ..diagnosis.failure_text import message_key
+    from ..diagnosis.reading.failure_text import message_key
 
     groups: dict[str, _Group] = {}
     read = 0

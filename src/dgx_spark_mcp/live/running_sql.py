@@ -3,7 +3,7 @@
 The driver lists SQL executions oldest first (``/sql``, at most spark.sql.ui.retainedExecutions, 1000 by
 default): the ones still running are found by paging through that list without plans, then each one's
 plan is read alone (``/sql/{id}?planDescription=true``) and run through the plan rules of
-analyze_query_plan (:func:`~dgx_spark_mcp.diagnosis.plan_findings.find_plan_issues` over the parsed
+analyze_query_plan (:func:`~dgx_spark_mcp.diagnosis.plans.findings.find_plan_issues` over the parsed
 plan), so a running query gets exactly the findings the same plan pasted into that tool gets.  The plan
 is not kept in the context store: it changes while AQE re-plans, and a status call is asked often.
 """
@@ -43,9 +43,9 @@ def running_executions(conn: Connection, app: str, attempt: str | None) -> tuple
 
 def query_status(execution: dict[str, Any], now: datetime) -> tuple[RunningQuery, list[StatusFinding]]:
     """One execution (with its planDescription) as a running query, and its plan findings."""
-    from ..diagnosis.plan_analysis import summarize
-    from ..diagnosis.plan_findings import find_plan_issues
-    from ..diagnosis.plan_parser import parse_plan
+    from ..diagnosis.plans.analysis import summarize
+    from ..diagnosis.plans.findings import find_plan_issues
+    from ..diagnosis.plans.parser import parse_plan
     from ..errors import BadInputError
 
     exec_id = int(execution.get("id", -1))

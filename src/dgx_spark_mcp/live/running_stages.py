@@ -63,7 +63,7 @@ def task_elapsed_s(task: dict[str, Any], now: datetime) -> float | None:
 def stage_status(stage: dict[str, Any], summary: dict[str, Any] | None, running: list[dict[str, Any]] | None,
                  jobs: list[int], now: datetime, *, full: bool) -> tuple[ActiveStage, list[StatusFinding]]:
     """One active stage's figures and findings; ``summary`` and ``running`` are None when they were not read."""
-    from ..diagnosis.eventlog_tuning import ladder_severity, thresholds
+    from ..diagnosis.eventlogs.tuning import ladder_severity, thresholds
 
     th = thresholds()
     sid, attempt = int(stage.get("stageId", -1)), int(stage.get("attemptId", 0))

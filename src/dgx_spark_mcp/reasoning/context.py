@@ -146,15 +146,15 @@ def build_blocks(
     blocks: list[ContextBlock] = []
     notes: list[str] = []
     if log is not None:
-        from ..diagnosis.diagnose import diagnose_log
+        from ..diagnosis.logs.diagnose import diagnose_log
 
         blocks += _diagnosis_blocks(diagnose_log(log, settings), "F", "log")
     if event_log is not None:
-        from ..diagnosis.run_history import analyze_and_remember
+        from ..diagnosis.eventlogs.run_history import analyze_and_remember
 
         blocks += _eventlog_blocks(analyze_and_remember(event_log, settings), event_log)
     if plan is not None:
-        from ..diagnosis.plan_analysis import analyze_query_plan
+        from ..diagnosis.plans.analysis import analyze_query_plan
 
         # A file (the CLI's --plan) is read through the allowed-roots check of the analysis itself.
         result = (analyze_query_plan(None, settings, path=plan) if _is_path(plan)

@@ -14,6 +14,6 @@ def register(mcp: MCPServer, app: App) -> None:
     def diagnosis_categories() -> str:
         """The stable vocabulary of diagnosis findings (diagnose_log, analyze_event_log, analyze_query_plan): every
         category with its group (spark, airflow, plan) and meaning."""
-        from ..diagnosis.signatures import categories  # the vocabulary loads on first read
+        from ..diagnosis.findings.signatures import categories  # the vocabulary loads on first read
 
         return as_json(categories())

@@ -6,14 +6,14 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from ..app import App
-from ..diagnosis.logkind import LogKind
+from ..diagnosis.reading.logkind import LogKind
 from . import READ_OR_FETCH, DetailArg, tool
 
 __all__ = ["tools"]
 
 
 def tools(owner: App) -> list[Callable[..., Any]]:
-    from ..diagnosis.diagnose import DEFAULT_LIMIT, DiagnoseResult
+    from ..diagnosis.logs.diagnose import DEFAULT_LIMIT, DiagnoseResult
 
     @tool(title="Diagnose a Spark or Airflow log", annotations=READ_OR_FETCH)
     def diagnose_log(
@@ -29,7 +29,7 @@ def tools(owner: App) -> list[Callable[..., Any]]:
     ) -> DiagnoseResult:
         """Why a Spark job or Airflow task failed, from its log (driver, executor, event or Airflow log; any size):
         findings, root cause first, with evidence and fix."""
-        from ..diagnosis.diagnose import diagnose_log as diagnose
+        from ..diagnosis.logs.diagnose import diagnose_log as diagnose
         from ..live.app_analysis import diagnose_app, one_source
 
         one_source(path=path, text=text, app=app)

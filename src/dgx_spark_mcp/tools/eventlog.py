@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from ..app import App
-from ..diagnosis.eventlog_models import DEFAULT_LIMIT, EventLogAnalysis
+from ..diagnosis.eventlogs.models import DEFAULT_LIMIT, EventLogAnalysis
 from ..optimizers.models import Workload
 from . import READ_OR_FETCH, DetailArg, tool
 
@@ -26,7 +26,9 @@ def tools(owner: App) -> list[Callable[..., Any]]:
     ) -> EventLogAnalysis:
         """Explain a Spark event log: failures by cause, longest stages (skew, GC, spill), critical path,
         executor-count what-if, config changes. Complete runs feed estimate_resources."""
-        from ..diagnosis.run_history import analyze_and_remember  # the reader loads on first use
+        from ..diagnosis.eventlogs.run_history import (
+            analyze_and_remember,  # the reader loads on first use
+        )
         from ..live.app_analysis import analyze_app, one_source
 
         one_source(path=path, app=app)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from ..app import App
-from ..diagnosis.plan_analysis import PlanAnalysis
+from ..diagnosis.plans.analysis import PlanAnalysis
 from . import READ_ONLY, DetailArg, tool
 
 __all__ = ["tools"]
@@ -31,7 +31,9 @@ def tools(app: App) -> list[Callable[..., Any]]:
     ) -> PlanAnalysis:
         """Analyze a Spark physical plan (RAPIDS, Photon, Comet, Gluten too): joins, exchanges, scans, AQE; findings
         with node, why and fix. detail='full' adds the operator tree."""
-        from ..diagnosis.plan_analysis import analyze_query_plan as analyze  # the parser loads on first use
+        from ..diagnosis.plans.analysis import (
+            analyze_query_plan as analyze,  # the parser loads on first use
+        )
 
         return analyze(plan, app.settings, path=path, sql=sql, schema=schema, connect_url=connect_url, detail=detail,
                        cursor=cursor)

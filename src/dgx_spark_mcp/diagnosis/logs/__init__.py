@@ -1,0 +1,1 @@
+"""diagnose_log: Spark driver/executor logs and Airflow task logs into ranked findings."""

@@ -1,0 +1,277 @@
+"""diagnose_log: a failing job's log in, findings with causes, evidence and fixes out.
+
+The pipeline: check the path (allowed roots, no devices, size limit) or take pasted text;
+look at the first lines to tell the kind (and refuse binary data) (:mod:`.diagnose_input`);
+answer from the context store when this content was diagnosed before; otherwise stream the
+log into records (:mod:`.log_reader`), classify each record's innermost cause with the
+signatures (:mod:`.diagnose_classify`), group repeats by message template (Drain3) and turn
+each group into a finding (:mod:`.diagnose_groups`) whose fix is sized to the hardware when one
+is given (:mod:`.diagnose_fixes`), most likely root cause first (:mod:`.diagnose_ranking`).  An
+error no signature knows is still a finding (the registry's fallbacks): a task that failed with
+it, or a driver whose main thread died of it, named by its exception and innermost cause.
+Event logs go through :func:`.eventlog_analysis.analyze_event_log` (:mod:`.diagnose_eventlog`):
+its task failures become findings here, each failed job becomes wrapper evidence of the cause
+it failed of, and evidence points at events (file, line, stage, task and job ids).
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+from ...errors import BadInputError, CouldNotDoError
+from ...settings import Settings
+from ..eventlogs.diagnose import event_log_findings, pasted_event_log_findings
+from ..findings.fixes import Sizing, hardware_sizing
+from ..findings.model import DiagnosisFinding, cite_findings
+from ..findings.ranking import DEFAULT_LIMIT, MAX_LIMIT, SEVERITY_ORDER, rank
+from ..reading.codecs import Codec, LogLines
+from ..reading.inputs import (
+    LogInput,
+    open_input,
+    read_head,
+    refuse_binary,
+    resolve_kind,
+    store_key,
+)
+from ..reading.log_reader import anchors, read_records, text_blocks
+from ..reading.logkind import LogKind
+from ..reading.parallel import ParallelScan, workers_for
+from ..reading.record import ReadStats
+from .classify import Prepared, prepare, signature_matcher
+from .groups import MAX_GROUPS, RecordGroups, group_finding
+from .result import DiagnoseResult, Unreadable
+
+__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "DiagnoseResult", "Unreadable", "diagnose_log"]
+
+log = logging.getLogger(__name__)
+
+RESULT_VERSION = 4
+"""Part of the store key: bump it when the analysis changes, so old stored results are not served."""
+HASH_BESIDE_SCAN_BYTES = 64 * 1024**2
+"""From this size a plain log is hashed for the context store while it is scanned, not before."""
+
+
+def _served(stored: str, label: str, pasted: bool = False) -> DiagnoseResult:
+    """A stored result, pointed at this path (the same content may have been asked about under
+    another name, or pasted: then the evidence names no file)."""
+    result = DiagnoseResult.model_validate_json(stored)
+    for finding in result.findings:
+        for evidence in finding.evidence:
+            if evidence.file is not None and evidence.file == result.source:
+                evidence.file = None if pasted else label
+    return result.model_copy(update={
+        "source": label, "from_store": True,
+        "notes": [*result.notes, "served from the context store: this content was diagnosed before"],
+    })
+
+
+def _parallel_scan(given: LogInput, log_kind: LogKind) -> ParallelScan[Prepared] | None:
+    """Worker processes that scan and classify a big plain Spark log, when this machine has the CPUs for them."""
+    if given.reader is None or given.reader.stats.codec is not Codec.PLAIN or not log_kind.spark:
+        return None
+    size = given.reader.stats.compressed_bytes
+    workers = workers_for(size)
+    if not workers:
+        return None
+    signature_matcher(), anchors()  # loaded once here, not once per forked worker
+    return ParallelScan(given.reader.path, size, log_kind, workers, prepare=partial(prepare, kind=log_kind))
+
+
+def _read_text_log(given: LogInput, log_kind: LogKind, scan: ParallelScan[Prepared] | None, sizing: Sizing | None,
+                   stats: ReadStats, notes: list[str]) -> tuple[list[DiagnosisFinding], Unreadable, str, int]:
+    """Findings of a Spark/Airflow/text log, with what could not be read, the codec and the bytes read."""
+    grouped = RecordGroups(log_kind)
+    reader = given.reader
+    if scan is not None:
+        for item in scan.records(stats):  # classified by the workers, handed over in file order
+            grouped.add(item.record, item.found)
+    else:
+        for record in read_records(reader.blocks() if reader is not None else text_blocks(given.data or b""), log_kind,
+                                   stats):
+            grouped.add(record, grouped.classify(record))
+    source = None if given.path is None else given.label
+    grouped.fold_into_driver_exceptions(source)
+    unreadable = Unreadable(non_utf8_lines=stats.non_utf8_lines, oversized_lines=0, last_line_cut=False,
+                            stream_complete=True)
+    codec, bytes_read = "none", len(given.data or b"")
+    if reader is not None:
+        codec = reader.stats.codec.value
+        bytes_read = reader.stats.compressed_bytes if scan is not None else reader.stats.decompressed_bytes
+        unreadable = Unreadable(
+            non_utf8_lines=stats.non_utf8_lines, oversized_lines=reader.oversized_lines,
+            last_line_cut=reader.unterminated_last_line, stream_complete=reader.stats.complete,
+            problem=reader.stats.problem, log_complete=reader.stats.complete,
+        )
+    ranked = [(g.priority, g.first_line, group_finding(g, grouped.template(g), source, sizing))
+              for g in grouped.groups.values()]
+    if grouped.dropped:
+        notes.append(f"{grouped.dropped} occurrence(s) of further distinct messages were counted but not grouped "
+                     f"(over {MAX_GROUPS} groups)")
+    return rank(ranked), unreadable, codec, bytes_read
+
+
+def diagnose_log(
+    source: str | Path,
+    settings: Settings,
+    *,
+    text: str | None = None,
+    hardware: str | dict[str, Any] | None = None,
+    limit: int = DEFAULT_LIMIT,
+    kind: str | None = None,
+    detail: Literal["summary", "full"] = "full",
+) -> DiagnoseResult:
+    """Diagnose the log at ``source`` (a path under the allowed roots), or the pasted ``text`` (source ignored).
+
+    The full result is what the context store keeps; a summary is cut from it, so a stored result answers both.
+    """
+    from .summary import diagnose_summary
+
+    result = _full_diagnosis(source, settings, text=text, hardware=hardware, limit=limit, kind=kind)
+    return diagnose_summary(result, limit) if detail == "summary" else result
+
+
+def _full_diagnosis(
+    source: str | Path, settings: Settings, *, text: str | None, hardware: str | dict[str, Any] | None, limit: int,
+    kind: str | None,
+) -> DiagnoseResult:
+    from .. import context_store
+
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadInputError(f"limit {limit} is out of range; give 1 to {MAX_LIMIT} findings (default {DEFAULT_LIMIT})")
+    given = open_input(source, settings, text)
+    if given.path is not None and given.reader is None:
+        log_kind, detected = LogKind.SPARK_EVENT_LOG, kind is None
+    else:
+        # The head is read through its own LogLines: a reader's counters add up over every pass.
+        head = read_head(LogLines(given.path).blocks() if given.path else text_blocks(given.data or b""))
+        refuse_binary(head, given.label)
+        log_kind, detected = resolve_kind(kind, head)
+
+    options = context_store.options_key(kind=kind, hardware=hardware, limit=limit, version=RESULT_VERSION)
+    # An unchanged file (same path, size, modification time and inode as when it was last hashed) is
+    # answered from the store before it is read: hashing a big log is itself a pass over it.
+    signature = context_store.file_signature(given.path) if given.reader is not None and given.path else None
+    known = _known_hash(settings, signature) if signature else None
+    if known is not None:
+        stored = _load_stored(settings, known, options)
+        if stored is not None:
+            return _served(stored, given.label, pasted=False)
+
+    scan = _parallel_scan(given, log_kind)  # scans while this process hashes
+    hashing = None
+    if scan is None and given.reader is not None and given.reader.stats.compressed_bytes >= HASH_BESIDE_SCAN_BYTES:
+        # A big file is hashed in a thread while this one scans it (blake3 releases the GIL):
+        # the first answer costs max(hash, scan) instead of their sum; a repeated one is
+        # recognised after the scan instead of before it.
+        hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="content-hash")
+        pending = hashing.submit(store_key, given)
+    else:
+        key = store_key(given)
+        stored = _load_stored(settings, key, options)
+        if stored is not None:
+            if scan is not None:
+                scan.cancel()
+            return _served(stored, given.label, pasted=given.path is None)
+
+    sizing = hardware_sizing(hardware)
+    notes: list[str] = []
+    stats = ReadStats()
+    if log_kind is LogKind.SPARK_EVENT_LOG:
+        if given.path is None:
+            findings, analysis, notes = pasted_event_log_findings(given.data or b"", settings, sizing)
+        else:
+            findings, analysis, notes = event_log_findings(given.path, settings, sizing)
+        reading = analysis.reading
+        stats.lines, codec, bytes_read = reading.lines, ",".join(sorted(set(reading.codecs))), reading.decompressed_bytes
+        # As analyze_event_log says it: a log without ApplicationEnd covers only part of the run.
+        unreadable = Unreadable(non_utf8_lines=0, oversized_lines=reading.oversized_lines, last_line_cut=reading.last_line_cut,
+                                stream_complete=reading.stream_complete,
+                                log_complete=reading.stream_complete and analysis.app.complete)
+    else:
+        findings, unreadable, codec, bytes_read = _read_text_log(given, log_kind, scan, sizing, stats, notes)
+    if hashing is not None:
+        key = pending.result()
+        hashing.shutdown()
+        stored = _load_stored(settings, key, options)
+        if stored is not None:
+            return _served(stored, given.label, pasted=given.path is None)
+    notes += _reading_notes(stats, unreadable, bytes_read, sizing)
+    if not any(SEVERITY_ORDER[f.severity] <= SEVERITY_ORDER["warning"] for f in findings):
+        notes.append(_quiet_note(unreadable))
+    references: dict[str, str] = {}
+    shown = cite_findings(findings[:limit], references)
+    result = DiagnoseResult(
+        source=given.label, kind=log_kind.value, kind_detected=detected, codec=codec, bytes_read=bytes_read,
+        lines_read=stats.lines, unreadable=unreadable, nested_spark_lines=stats.nested_spark_lines,
+        findings=shown, findings_total=len(findings), hardware=sizing.label if sizing else None,
+        content_hash=key, from_store=False, references=references, notes=notes,
+        more=(f"{len(findings) - limit} more finding(s): call again with limit={min(MAX_LIMIT, len(findings))}"
+              if len(findings) > limit else None),
+    )
+    if signature is not None and context_store.file_signature(given.path) != signature:  # type: ignore[arg-type]
+        signature = None  # the file changed while it was read (a log still being written): its hash is no key for it
+    try:
+        context_store.save_result(settings, key, options, given.label, log_kind.value, result.model_dump_json(), findings,
+                                  signature)
+    except CouldNotDoError as exc:
+        # The diagnosis stands without the store (as analyze_query_plan's does): only the instant repeat is lost.
+        log.warning("diagnosis of %s not kept in the context store: %s", given.label, exc)
+        result.notes.append(f"the result could not be kept in the context store ({exc}); asking again will diagnose anew")
+    return result
+
+
+def _known_hash(settings: Settings, signature: Any) -> str | None:
+    """The content hash recorded for this file signature, or None (also when the store cannot be read)."""
+    from .. import context_store
+
+    try:
+        return context_store.hash_for_signature(settings, signature)
+    except CouldNotDoError as exc:
+        log.warning("context store not readable, diagnosing anew: %s", exc)
+        return None
+
+
+def _load_stored(settings: Settings, key: str, options: str) -> str | None:
+    """The stored result for this content, or None, also when the store cannot be read: the log is then diagnosed anew."""
+    from .. import context_store
+
+    try:
+        return context_store.load_result(settings, key, options)
+    except CouldNotDoError as exc:
+        log.warning("context store not readable, diagnosing anew: %s", exc)
+        return None
+
+
+def _quiet_note(unreadable: Unreadable) -> str:
+    """No warning or worse: a claim of health only about a log that was read to its end."""
+    if unreadable.log_complete and not unreadable.last_line_cut:
+        return "no finding of severity warning or above: nothing in this log points to a failure"
+    return ("no finding of severity warning or above in the part of the log that was read; the log is incomplete, "
+            "so this does not show that the application succeeded")
+
+
+def _reading_notes(stats: ReadStats, unreadable: Unreadable, bytes_read: int, sizing: Sizing | None) -> list[str]:
+    notes = []
+    if bytes_read == 0:
+        notes.append("the log is empty")
+    if unreadable.non_utf8_lines:
+        notes.append(f"{unreadable.non_utf8_lines} line(s) held bytes that are not UTF-8; they were replaced by U+FFFD "
+                     "in the evidence")
+    if not unreadable.stream_complete:
+        notes.append(f"the compressed stream is truncated ({unreadable.problem}); findings come from the part that was read")
+    if unreadable.last_line_cut:
+        notes.append("the log stops in the middle of a line (truncated or still being written)")
+    if unreadable.oversized_lines:
+        notes.append(f"{unreadable.oversized_lines} line(s) above 128 MiB were skipped")
+    if stats.nested_spark_lines:
+        notes.append(f"the Airflow log carries a nested spark-submit log ({stats.nested_spark_lines} lines); it was "
+                     "diagnosed as a Spark log too")
+    if stats.long_records:
+        notes.append(f"{stats.long_records} stack trace(s) longer than the record bound were cut")
+    if sizing is None:
+        notes.append("fixes are not sized to a machine: give hardware (a profile name, 'this', or a node spec) to size them")
+    return notes

@@ -1,0 +1,228 @@
+"""Classified records grouped by rule and message template, and each group made a finding.
+
+Repeats of one cause that differ only in values (ids, hosts, sizes) share a Drain3 template
+and become one finding with an occurrence count; memory stays bounded however long the log.
+A group's finding quotes its lines as evidence (header, outer and inner exception, a Python
+UDF's frame and error, the wrappers around it) and carries its signature's fix sized by
+:mod:`.diagnose_fixes`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..findings.fixes import Sizing, signature_fix
+from ..findings.model import DiagnosisFinding, Evidence, Fix, Severity
+from ..findings.ranking import EVIDENCE_LINES, MAX_EVIDENCE, SEVERITY_ORDER
+from ..findings.signatures import FallbackRule, Signature, signatures
+from ..reading.failure_text import first_line, short_class
+from ..reading.log_reader import Record
+from ..reading.logkind import LogKind
+from .classify import Classified, classify, signature_matcher, task_ids
+
+__all__ = ["MAX_GROUPS", "Group", "RecordGroups", "group_finding"]
+
+MAX_GROUPS = 2_000
+"""Distinct (signature, template) groups kept; further distinct messages are only counted."""
+
+
+@dataclass
+class Group:
+    """Records of one cause: one rule, one message template (Drain3 cluster)."""
+
+    signature: Signature | None
+    category: str
+    first_line: int
+    last_line: int
+    cause: tuple[int, str]
+    header: tuple[int, str]
+    groups: dict[str, str | None]
+    nested: bool
+    python: tuple[tuple[int, str] | None, tuple[int, str] | None]
+    """A Python UDF's last traceback frame and its error line."""
+    wrappers: dict[str, tuple[int, str]] = field(default_factory=dict)
+    severity: Severity = "info"
+    occurrences: int = 1
+    cluster_id: int | None = None
+    fallback: FallbackRule | None = None
+    outer: tuple[int, str] | None = None
+    """The outermost exception of a fallback's chain (the innermost is the cause)."""
+    replaced: frozenset[int] = frozenset()
+    """Lines of the first record whose bytes were not UTF-8."""
+    related: list[Evidence] = field(default_factory=list)
+    """Other records that logged the same error (an ERROR line before the driver died of it)."""
+
+    @property
+    def rule_id(self) -> str:
+        return self.signature.id if self.signature else self.fallback.id if self.fallback else "UNCLASSIFIED_ERROR"
+
+    @property
+    def priority(self) -> int:
+        return self.signature.priority if self.signature else self.fallback.priority if self.fallback else 99
+
+
+def _miner() -> Any:
+    """A Drain3 template miner configured in code: its default would read drain3.ini from the current directory."""
+    from drain3 import TemplateMiner
+    from drain3.template_miner_config import TemplateMinerConfig
+
+    config = TemplateMinerConfig()
+    config.profiling_enabled = False
+    config.drain_sim_th = 0.4  # Drain3's published defaults (log-signatures.md section 6)
+    config.drain_depth = 4
+    config.drain_max_clusters = MAX_GROUPS
+    return TemplateMiner(persistence_handler=None, config=config)
+
+
+class RecordGroups:
+    """Classified records grouped by signature and message template, in bounded memory."""
+
+    def __init__(self, kind: LogKind) -> None:
+        self.kind = kind
+        self.matcher = signature_matcher()
+        self.groups: dict[tuple[str, str, int], Group] = {}
+        self.dropped = 0
+        self._miner: Any = None
+        self._clusters: dict[str, int] = {}
+
+    def _cluster(self, text: str) -> int:
+        """The Drain3 cluster of a cause message: repeats that differ only in values share one.
+
+        A message seen before word for word joins the cluster it joined then, without asking
+        Drain again (its tree search was a quarter of an error-heavy log's time)."""
+        key = first_line(text, 2_000)
+        cluster = self._clusters.get(key)
+        if cluster is None:
+            if self._miner is None:
+                self._miner = _miner()
+            cluster = int(self._miner.add_log_message(key)["cluster_id"])
+            if len(self._clusters) >= 4 * MAX_GROUPS:
+                self._clusters.clear()  # bounded: messages that all differ (ids in them) stop being remembered
+            self._clusters[key] = cluster
+        return cluster
+
+    def classify(self, record: Record) -> Classified | None:
+        return classify(record, self.kind, self.matcher)
+
+    def add(self, record: Record, found: Classified | None) -> None:
+        if found is None:
+            return
+        rule = found.signature or found.fallback
+        rule_id = rule.id if rule else "UNCLASSIFIED_ERROR"
+        severity = found.severity or (rule.severity if rule else "info")
+        # An Airflow log is one task's attempt: one finding per signature, however it was worded.
+        cluster = 0 if self.kind.airflow and found.signature is not None else self._cluster(found.cause[1])
+        key = (rule_id, found.category, cluster)
+        group = self.groups.get(key)
+        if group is not None:
+            group.occurrences += 1
+            group.last_line = record.line_no
+            # A task lost in a WARN line and the job abort that quotes it again are one cause: the abort's
+            # severity and its wrapper count, whichever came first.
+            if SEVERITY_ORDER[severity] < SEVERITY_ORDER[group.severity]:
+                group.severity = severity
+            for wrapper_id, n, text in found.wrappers:
+                group.wrappers.setdefault(wrapper_id, (n, text))
+            return
+        if len(self.groups) >= MAX_GROUPS:
+            self.dropped += 1
+            return
+        wrappers = {}
+        for wrapper_id, n, text in found.wrappers:
+            wrappers.setdefault(wrapper_id, (n, text))
+        self.groups[key] = Group(
+            signature=found.signature, category=found.category, first_line=record.line_no, last_line=record.line_no,
+            cause=found.cause, header=(record.line_no, record.lines[0]), groups=found.match_groups,
+            nested=record.nested, python=record.python_error() if found.category == "python_udf_error" else (None, None),
+            wrappers=wrappers, cluster_id=cluster, severity=severity,
+            fallback=found.fallback, outer=found.outer, replaced=frozenset(record.replaced),
+        )
+
+    def fold_into_driver_exceptions(self, source: str | None) -> None:
+        """An ERROR line that logged the exception the driver's main thread then died of
+        (``ERROR SparkContext: Error initializing SparkContext.``) is evidence of that death, not a finding of its own."""
+        deaths = {g.cluster_id: g for g in self.groups.values() if g.rule_id == "DRIVER_EXCEPTION"}
+        for key, group in list(self.groups.items()):
+            death = deaths.get(group.cluster_id)
+            if group.rule_id == "UNCLASSIFIED_ERROR" and death is not None and len(death.related) < MAX_EVIDENCE - 2:
+                numbers = sorted({group.header[0], group.cause[0]})
+                lines = [group.header[1]] if group.header[0] == group.cause[0] else [group.header[1], group.cause[1]]
+                death.related.append(Evidence(
+                    file=source, line_numbers=numbers, lines=[first_line(t, 1_000) for t in lines],
+                    occurrences=group.occurrences, first_line=group.first_line, last_line=group.last_line, role="context",
+                    note=_replaced_note(numbers, group.replaced),
+                ))
+                del self.groups[key]
+
+    def template(self, group: Group) -> str | None:
+        if self._miner is None or group.cluster_id is None:
+            return None
+        cluster = self._miner.drain.id_to_cluster.get(group.cluster_id)
+        return cluster.get_template() if cluster is not None else None
+
+
+def _replaced_note(numbers: list[int], replaced: frozenset[int]) -> str | None:
+    """Say so when quoted lines held bytes that are not UTF-8: the U+FFFD in them is not what the log says."""
+    hit = sorted(set(numbers) & replaced)
+    if not hit:
+        return None
+    return (f"line(s) {', '.join(map(str, hit))} held bytes that are not UTF-8; they are shown replaced by U+FFFD "
+            "(the log's encoding is not UTF-8, or the file is damaged there)")
+
+
+def _fallback_text(group: Group, rule: FallbackRule, where: str) -> tuple[str, str]:
+    """(title, root cause) of an exception no signature knows: named by its class, with the innermost cause."""
+    inner = first_line(group.cause[1], 400)
+    outer = first_line(group.outer[1], 400) if group.outer else inner
+    title = rule.title.format(exception=short_class(inner))
+    said = outer if outer == inner else f"{outer}; innermost cause: {inner}"
+    stages, tasks = task_ids(group.header[1])
+    task = f" (task in stage {stages[0]}, TID {tasks[0]})" if tasks else ""
+    return title, f"{rule.root_cause} Seen{where}{task}: {said}"
+
+
+def group_finding(group: Group, template: str | None, source: str | None, sizing: Sizing | None) -> DiagnosisFinding:
+    signature = group.signature
+    cause_line, cause_text = group.cause
+    lines, numbers = [group.header[1]], [group.header[0]]
+    for n, text in [item for item in (group.outer, group.cause) if item is not None]:
+        # A line quoted already (the exception in the header, or the outer one being the innermost) is not repeated.
+        if not any(n == m and text in quoted for m, quoted in zip(numbers, lines, strict=True)):
+            lines.append(text)
+            numbers.append(n)
+    said = first_line(cause_text, 400)
+    frame, error = group.python
+    for item in (frame, error):
+        if item is not None:
+            numbers.append(item[0])
+            lines.append(item[1])
+    if error is not None:
+        said = first_line(error[1], 400)
+    if frame is not None:
+        said = f"{said} (raised at {frame[1]})"
+    stages, tasks = task_ids(group.header[1])
+    evidence = [Evidence(
+        file=source, line_numbers=numbers, lines=[first_line(t, 1_000) for t in lines][:EVIDENCE_LINES],
+        occurrences=group.occurrences, first_line=group.first_line, last_line=group.last_line, template=template,
+        role="cause", stage_ids=stages, task_ids=tasks, note=_replaced_note(numbers, group.replaced),
+    )]
+    for n, text in group.wrappers.values():
+        if n != cause_line:
+            evidence.append(Evidence(file=source, line_numbers=[n], lines=[first_line(text, 1_000)], role="wrapper",
+                                     note=_replaced_note([n], group.replaced)))
+    evidence += group.related
+    where = " (in the nested spark-submit log)" if group.nested else ""
+    if signature is None:
+        rule = group.fallback or signatures().fallback("UNCLASSIFIED_ERROR")
+        title, root_cause = _fallback_text(group, rule, where)
+        return DiagnosisFinding(category=group.category, rule_id=rule.id, severity=group.severity, title=title,
+                                root_cause=root_cause, evidence=evidence,
+                                fix=Fix(summary=rule.fix.summary, changes=[]))
+    return DiagnosisFinding(
+        category=group.category, rule_id=signature.id, severity=signature.severity, title=signature.title,
+        root_cause=f"{signature.root_cause} Seen{where}: {said}", evidence=evidence,
+        fix=signature_fix(signature, group.category, group.groups, sizing),
+    )
+
+
