@@ -130,13 +130,15 @@ def test_healthy_traps_score_on_warnings_only() -> None:
     entries = [{"expected_top": None, "expected": []}, {"expected_top": "gpu_oom", "expected": ["gpu_oom", "spill"]}]
     results = [{"top": "spill", "found": ["spill"], "warning_or_worse": False},
                {"top": "gpu_oom", "found": ["gpu_oom"], "warning_or_worse": True}]
-    assert scoring.score(entries, results) == {"top_accuracy": 1.0, "top_right": 2, "recall": 0.5, "recalled": 1,
-                                               "false_alarms": 0}
+    assert scoring.score(entries, results) == {
+        "files": 2, "top_accuracy": 1.0, "top_right": 2, "recall": 0.5, "recalled": 1, "expected_categories": 2,
+        "root_cause_named": None, "named": 0, "worded_files": 0, "false_alarms": 0, "healthy_traps": 1,
+        "must_not_files": 0}
 
 
 @pytest.mark.slow
 def test_diagnosis_meets_the_accuracy_floor() -> None:
-    figures = bench().run(LABELS)
+    figures = bench().run(LABELS, sets=("old",))["old"]
     assert figures["tool"]["errors"] == 0, figures["tool_misses"]
     assert figures["tool"]["top_accuracy"] >= TOP_ACCURACY_FLOOR, figures["tool_misses"]
-    assert len(figures["headline"]) <= 300 and figures["headline"].endswith(": met")
+    assert len(figures["headline"]) <= 400

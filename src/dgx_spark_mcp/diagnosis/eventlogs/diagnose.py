@@ -10,6 +10,7 @@ line, stage, task and job ids.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = ["event_log_findings", "pasted_event_log_findings"]
 IDS_KEPT = 10
 """Job, stage and task ids kept per piece of evidence."""
 
+_ERROR_CLASS = re.compile(r"\[([A-Z][A-Z0-9_]+(?:\.[A-Z0-9_]+)*)\]")
 _KILLED_OR_UNCOMMITTED = ("TaskKilled", "TaskCommitDenied", "TaskResultLost")
 
 
@@ -60,7 +62,7 @@ def _task_failure_finding(failure: Any, path: Path, sizing: Sizing | None) -> tu
         signature = registry.by_id("OTHER_TASK")
     evidence = [_failure_evidence(path, failure, said)]
     counted = (f"{failure.count} task failure(s) ({failure.reason}) in stage(s) "
-               f"{', '.join(map(str, failure.stage_ids[:IDS_KEPT]))}: {first_line(said, 400)}")
+               f"{', '.join(map(str, failure.stage_ids[:IDS_KEPT]))}: {_python_first(said)}")
     if signature is not None:
         return signature.priority, DiagnosisFinding(
             category=failure.category, rule_id=signature.id, severity=signature.severity, title=signature.title,
@@ -75,6 +77,15 @@ def _task_failure_finding(failure: Any, path: Path, sizing: Sizing | None) -> tu
     return 80, DiagnosisFinding(
         category=failure.category, rule_id=f"EVENTLOG_{failure.reason.upper()}", severity="error",
         title=categories().title(failure.category), root_cause=f"Tasks failed. {counted}", evidence=evidence)
+
+
+def _python_first(said: str) -> str:
+    """A Python worker's failure led by the Python error that ended its traceback (what the user's code raised), then
+    the JVM exception that carried it: cut to one line, the error would otherwise fall off the end."""
+    head, sep, raised = said.rpartition(" … ")
+    if sep and "Traceback" in head:
+        return f"{first_line(raised, 300)} (carried by {first_line(head, 160)})"
+    return first_line(said, 400)
 
 
 def _jobs_evidence(path: Path, jobs: list[Any], role: str) -> Evidence:
@@ -130,13 +141,72 @@ def event_log_findings(path: Path, settings: Settings, sizing: Sizing | None) ->
             continue  # said above, from the same jobs and task failures, with their positions
         if finding.category not in vocabulary.names() or finding.category in covered:
             continue
+        covered.add(finding.category)
         ranked.append((70, len(ranked) + order, DiagnosisFinding(
             category=finding.category, rule_id=finding.rule_id, severity=finding.severity,
             title=vocabulary.title(finding.category), root_cause=finding.message,
             evidence=[Evidence(file=str(path), lines=[first_line(finding.message, 1_000)], role="context")],
         )))
+    ranked += _failed_sql_findings(analysis, path, covered, len(ranked))
+    ranked += _slow_findings(analysis, path, covered, len(ranked))
     ranked += [(90, len(ranked) + i, f) for i, f in enumerate(_event_log_plan_findings(analysis, path, covered))]
     return _with_failed_jobs(rank(ranked), failures, wrapped, path), analysis, notes
+
+
+def _failed_sql_findings(analysis: Any, path: Path, covered: set[str], start: int
+                         ) -> list[tuple[int, int, DiagnosisFinding]]:
+    """SQL executions that ended with an error (Spark 3.4+ records it on the execution's end event): the
+    category of the cause the message names (a missing table, a broadcast timeout, ...), else a failed query.
+    An analysis error runs no job, so this is the only trace such a failure leaves in the event log."""
+    registry = signatures()
+    found: list[tuple[int, int, DiagnosisFinding]] = []
+    for sql in analysis.sql:
+        if not sql.error:
+            continue
+        hit = registry.match(sql.error, wrappers=False)
+        category = hit[0].category if hit else "query_failed"
+        if category in covered:
+            continue
+        covered.add(category)
+        what = f"SQL execution {sql.execution_id} ({first_line(sql.description, 80)}) failed: {first_line(sql.error, 400)}"
+        evidence = [Evidence(file=str(path), lines=[first_line(sql.error, 1_000)], role="cause")]
+        if hit is not None:
+            signature = hit[0]
+            finding = DiagnosisFinding(category=category, rule_id=signature.id, severity=signature.severity,
+                                       title=signature.title, root_cause=f"{signature.root_cause} {what}",
+                                       evidence=evidence, fix=signature_fix(signature, category, hit[1].groupdict(), None))
+            found.append((signature.priority, start + len(found), finding))
+            continue
+        found.append((85, start + len(found), DiagnosisFinding(
+            category=category, rule_id="eventlog.sql-failed", severity="error",
+            title=f"SQL query failed: {_error_name(sql.error)}", root_cause=what, evidence=evidence,
+            fix=Fix(summary="Read the error class and message: fix the query or its input (a missing path, a bad "
+                    "cast, a divide by zero under ANSI mode), then run it again."))))
+    return found
+
+
+def _error_name(message: str) -> str:
+    """Spark's error class (``[DIVIDE_BY_ZERO]``) when the message carries one, else the exception's short class."""
+    error_class = _ERROR_CLASS.search(message)
+    return error_class.group(1) if error_class else short_class(message)
+
+
+def _slow_findings(analysis: Any, path: Path, covered: set[str], start: int) -> list[tuple[int, int, DiagnosisFinding]]:
+    """Where a run's time went wrong (skew, stragglers, one-task stages, GC, spill), after every failure."""
+    from .slowness import slow_stage_findings
+    from .tuning import thresholds
+
+    vocabulary = categories()
+    found: list[tuple[int, int, DiagnosisFinding]] = []
+    for category, rule_id, message in slow_stage_findings(analysis, thresholds()):
+        if category in covered:
+            continue
+        covered.add(category)
+        found.append((65, start + len(found), DiagnosisFinding(
+            category=category, rule_id=rule_id, severity="warning", title=vocabulary.title(category),
+            root_cause=message[0].upper() + message[1:] + ".",
+            evidence=[Evidence(file=str(path), lines=[first_line(message, 1_000)], role="cause")])))
+    return found
 
 
 def _with_failed_jobs(findings: list[DiagnosisFinding], failures: set[tuple[str, str, str]], jobs: list[Any],

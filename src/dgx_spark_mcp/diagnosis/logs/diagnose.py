@@ -37,12 +37,12 @@ from ..reading.inputs import (
     resolve_kind,
     store_key,
 )
-from ..reading.log_reader import anchors, read_records, text_blocks
+from ..reading.log_reader import anchors, read_shaped, text_blocks
 from ..reading.logkind import LogKind
 from ..reading.parallel import ParallelScan, workers_for
 from ..reading.record import ReadStats
 from .classify import Prepared, prepare, signature_matcher
-from .groups import MAX_GROUPS, RecordGroups, group_finding
+from .groups import MAX_GROUPS, RecordGroups, group_finding, guarded_patterns
 from .result import DiagnoseResult, Unreadable
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "DiagnoseResult", "Unreadable", "diagnose_log"]
@@ -90,9 +90,10 @@ def _read_text_log(given: LogInput, log_kind: LogKind, scan: ParallelScan[Prepar
         for item in scan.records(stats):  # classified by the workers, handed over in file order
             grouped.add(item.record, item.found)
     else:
-        for record in read_records(reader.blocks() if reader is not None else text_blocks(given.data or b""), log_kind,
-                                   stats):
-            grouped.add(record, grouped.classify(record))
+        # Repeats of a record shape are counted from the first one's classification (see RecordGroups.take).
+        for item in read_shaped(reader.blocks() if reader is not None else text_blocks(given.data or b""), log_kind,
+                                stats, guarded_patterns()):
+            grouped.take(item)
     source = None if given.path is None else given.label
     grouped.fold_into_driver_exceptions(source)
     unreadable = Unreadable(non_utf8_lines=stats.non_utf8_lines, oversized_lines=0, last_line_cut=False,

@@ -9,6 +9,7 @@ UDF's frame and error, the wrappers around it) and carries its signature's fix s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,14 +18,79 @@ from ..findings.model import DiagnosisFinding, Evidence, Fix, Severity
 from ..findings.ranking import EVIDENCE_LINES, MAX_EVIDENCE, SEVERITY_ORDER
 from ..findings.signatures import FallbackRule, Signature, signatures
 from ..reading.failure_text import first_line, short_class
-from ..reading.log_reader import Record
+from ..reading.log_reader import Record, Repeat
 from ..reading.logkind import LogKind
 from .classify import Classified, classify, signature_matcher, task_ids
+from .python_trace import PythonFailure, python_failure
 
-__all__ = ["MAX_GROUPS", "Group", "RecordGroups", "group_finding"]
 
+def guarded_patterns() -> tuple[re.Pattern[str], ...]:
+    """The regexes of the code that parses and classifies records (here, :mod:`.classify` and the readers): the
+    shape table (:mod:`..reading.shapes`) keys records that differ only in digits alike only when none of these
+    tells digits apart."""
+    import sys
+
+    from ..reading import failure_text, log_reader, logkind, record
+    from . import classify
+
+    modules = (classify, sys.modules[__name__], log_reader, logkind, record)
+    found = [value for module in modules for value in vars(module).values()
+             if isinstance(value, re.Pattern) and isinstance(value.pattern, str)]
+    return (*found, failure_text._EXCEPTION_CLASS)  # its other patterns blank numbers for event logs
+
+
+__all__ = ["MAX_GROUPS", "Group", "RecordGroups", "group_finding", "guarded_patterns"]
+
+_NAMED_BY_EXCEPTION = frozenset({"airflow_task_failed", "airflow_dag_import_error"})
+"""Findings whose rule only says that Python code failed: the exception it raised names the failure."""
 MAX_GROUPS = 2_000
 """Distinct (signature, template) groups kept; further distinct messages are only counted."""
+MAX_OUTLINES = 8_192
+_DIGIT = re.compile(r"[0-9]")
+_UNKNOWN = object()
+_SLOW = object()
+"""A shape whose repeats are classified one by one (its cause's text is not found once in its line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outline:
+    """What the first record of a shape (:mod:`..reading.shapes`) was classified as, by position: its
+    repeats differ only in digits, so they classify alike, with the cause at the same offsets."""
+
+    rule_id: str
+    category: str
+    severity: Severity
+    line: int
+    """The cause's line, counted from the record's header (0)."""
+    start: int
+    end: int
+    """The cause's span in the text the record keeps for that line."""
+    key: str | None
+    """The cause's Drain3 message when the cause holds no digit: every repeat's is then the same."""
+    wrappers: tuple[str, ...]
+    signature: bool
+    rank: int
+    """Its severity's rank (SEVERITY_ORDER)."""
+
+
+def _outline(record: Record, found: Classified | None) -> Outline | object | None:
+    if found is None:
+        return None
+    n, text = found.cause
+    if n < record.line_no or record.line_numbers.count(n) != 1:
+        return _SLOW
+    kept = record.lines[record.line_numbers.index(n)]
+    start = kept.find(text)
+    if start < 0 or kept.find(text, start + 1) >= 0:
+        return _SLOW  # where a repeat's cause is would be a guess
+    rule = found.signature or found.fallback
+    return Outline(
+        rule_id=rule.id if rule else "UNCLASSIFIED_ERROR", category=found.category,
+        severity=found.severity or (rule.severity if rule else "info"), line=n - record.line_no, start=start,
+        end=start + len(text), key=None if _DIGIT.search(text) else first_line(text, 2_000),
+        wrappers=tuple(dict.fromkeys(w for w, _, _ in found.wrappers)), signature=found.signature is not None,
+        rank=SEVERITY_ORDER[found.severity or (rule.severity if rule else "info")],
+    )
 
 
 @dataclass
@@ -52,6 +118,8 @@ class Group:
     """Lines of the first record whose bytes were not UTF-8."""
     related: list[Evidence] = field(default_factory=list)
     """Other records that logged the same error (an ERROR line before the driver died of it)."""
+    failure: PythonFailure | None = None
+    """An Airflow task's Python exception: its type and message, its causes and the user's own frame."""
 
     @property
     def rule_id(self) -> str:
@@ -80,18 +148,22 @@ class RecordGroups:
 
     def __init__(self, kind: LogKind) -> None:
         self.kind = kind
+        self.airflow = kind.airflow  # read once: an enum property, asked for every repeat
         self.matcher = signature_matcher()
         self.groups: dict[tuple[str, str, int], Group] = {}
         self.dropped = 0
         self._miner: Any = None
         self._clusters: dict[str, int] = {}
+        self._outlines: dict[int, Outline | object | None] = {}
 
     def _cluster(self, text: str) -> int:
         """The Drain3 cluster of a cause message: repeats that differ only in values share one.
 
         A message seen before word for word joins the cluster it joined then, without asking
         Drain again (its tree search was a quarter of an error-heavy log's time)."""
-        key = first_line(text, 2_000)
+        return self._cluster_of(first_line(text, 2_000))
+
+    def _cluster_of(self, key: str) -> int:
         cluster = self._clusters.get(key)
         if cluster is None:
             if self._miner is None:
@@ -104,6 +176,47 @@ class RecordGroups:
 
     def classify(self, record: Record) -> Classified | None:
         return classify(record, self.kind, self.matcher)
+
+    def take(self, item: Record | Repeat) -> None:
+        """Classify and add what the reader handed out; a repeat of a shape classified before is counted
+        from its outline, without being decoded (but for its cause's line) or classified again."""
+        if type(item) is Repeat:
+            outline = self._outlines.get(item.shape, _UNKNOWN)
+            if outline is None or (type(outline) is Outline and self._count(item, outline)):
+                return
+            record = item.record()
+        else:
+            record = item  # type: ignore[assignment]
+        found = self.classify(record)
+        self.add(record, found)
+        if record.shape is not None and record.shape not in self._outlines:
+            if len(self._outlines) >= MAX_OUTLINES:
+                self._outlines.clear()
+            self._outlines[record.shape] = _outline(record, found)
+
+    def _count(self, repeat: Repeat, outline: Outline) -> bool:
+        """What :meth:`add` does with a record of a known group: False when the repeat needs more
+        (a group not made yet, a wrapper the group has not quoted yet), which :meth:`add` then does."""
+        # Drain3 sees the same messages in the same order as when every record was classified.
+        if self.airflow and outline.signature:
+            cluster = 0
+        elif outline.key is not None:
+            cluster = self._cluster_of(outline.key)
+        else:
+            cluster = self._cluster(repeat.kept(outline.line)[outline.start : outline.end])
+        group = self.groups.get((outline.rule_id, outline.category, cluster))
+        if group is None:
+            if len(self.groups) >= MAX_GROUPS:
+                self.dropped += 1
+                return True
+            return False
+        if outline.wrappers and any(w not in group.wrappers for w in outline.wrappers):
+            return False
+        group.occurrences += 1
+        group.last_line = repeat.line_no
+        if outline.severity != group.severity and outline.rank < SEVERITY_ORDER[group.severity]:
+            group.severity = outline.severity
+        return True
 
     def add(self, record: Record, found: Classified | None) -> None:
         if found is None:
@@ -137,6 +250,7 @@ class RecordGroups:
             nested=record.nested, python=record.python_error() if found.category == "python_udf_error" else (None, None),
             wrappers=wrappers, cluster_id=cluster, severity=severity,
             fallback=found.fallback, outer=found.outer, replaced=frozenset(record.replaced),
+            failure=python_failure(record.line_numbers, record.lines) if found.category in _NAMED_BY_EXCEPTION else None,
         )
 
     def fold_into_driver_exceptions(self, source: str | None) -> None:
@@ -219,9 +333,19 @@ def group_finding(group: Group, template: str | None, source: str | None, sizing
         return DiagnosisFinding(category=group.category, rule_id=rule.id, severity=group.severity, title=title,
                                 root_cause=root_cause, evidence=evidence,
                                 fix=Fix(summary=rule.fix.summary, changes=[]))
+    title, root_cause = signature.title, f"{signature.root_cause} Seen{where}: {said}"
+    if group.failure is not None:
+        # The task's own exception names the failure; Airflow's wrapper line says only that there was one.
+        title = f"{signature.title}: {group.failure.exception}"
+        root_cause = (f"The task raised {group.failure.sentence()}." if group.category == "airflow_task_failed"
+                      else f"{signature.root_cause} Seen{where}: {said}; it raised {group.failure.sentence()}.")
+        for n, text in [group.failure.error, *([group.failure.frame] if group.failure.frame else [])]:
+            if n not in evidence[0].line_numbers and len(evidence[0].lines) < EVIDENCE_LINES:
+                evidence[0].line_numbers.append(n)
+                evidence[0].lines.append(text)
     return DiagnosisFinding(
-        category=group.category, rule_id=signature.id, severity=signature.severity, title=signature.title,
-        root_cause=f"{signature.root_cause} Seen{where}: {said}", evidence=evidence,
+        category=group.category, rule_id=signature.id, severity=signature.severity, title=title,
+        root_cause=root_cause, evidence=evidence,
         fix=signature_fix(signature, group.category, group.groups, sizing),
     )
 

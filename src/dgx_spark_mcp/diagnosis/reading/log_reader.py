@@ -20,6 +20,11 @@ with a line that needs care (a progress bar redrawn in it, bytes that are not UT
 line by line instead; there the frames past the few kept (``KEPT_FRAMES``) are counted a run at
 a time with one regex match, without being decoded.
 
+An error-heavy log repeats a few stack traces under headers that differ in their TIDs and stages:
+:func:`read_shaped` hands a record whose bytes differ from an earlier one's only in their digits out
+as a :class:`~.shapes.Repeat`, found and counted without being decoded, for its consumer to count
+from the first one's classification (:mod:`.shapes` says why that gives the same answer).
+
 Big plain logs on machines with 4 or more CPUs are scanned in parallel (:mod:`.parallel`).
 
 Memory is bounded by the decoder's block, the longest line, the kept lines of one record and
@@ -42,8 +47,9 @@ from .record import (
     ReadStats,
     Record,
 )
+from .shapes import Repeat, ShapeTable
 
-__all__ = ["GENERIC_ANCHORS", "ReadStats", "Record", "anchors", "read_records", "text_blocks"]
+__all__ = ["GENERIC_ANCHORS", "ReadStats", "Record", "Repeat", "anchors", "read_records", "read_shaped", "text_blocks"]
 
 UNCAUGHT = 'Exception in thread "'
 """How the JVM's default handler prints an uncaught exception, on stderr, without a log4j prefix."""
@@ -167,12 +173,13 @@ def text_blocks(data: bytes) -> Iterator[tuple[bytes, int, int]]:
 class _Scanner:
     """The anchor scan over decoded blocks (Spark and plain-text logs)."""
 
-    def __init__(self, mode: LogKind, stats: ReadStats) -> None:
+    def __init__(self, mode: LogKind, stats: ReadStats, shapes: ShapeTable | None = None) -> None:
         self.mode = mode
         self.spark = mode.spark  # read once: an enum property costs more than the rest of a line's check
         self.stats = stats
         self.line_no = 0  # lines before the current position
         self.open: Record | None = None
+        self.shapes = shapes if self.spark else None
 
     def _header(self, raw: bytes) -> Record:
         text, replaced = _decode(raw, self.stats)
@@ -247,7 +254,7 @@ class _Scanner:
             pos = stop + 1
         return pos, False
 
-    def feed(self, buf: bytes, start: int, end: int) -> Iterator[Record]:
+    def feed(self, buf: bytes, start: int, end: int) -> Iterator[Record | Repeat]:
         pos = start
         if self.open is not None:
             pos, closed = self._continue(buf, pos, end, self.open)
@@ -258,12 +265,21 @@ class _Scanner:
         window = memoryview(buf)[pos:end]
         hits = [pos + at for _, at, _ in _anchor_search().find_matches_as_indexes(window)]
         window.release()
+        shapes = self.shapes
         for hit in hits:
             if hit < pos:
                 continue  # inside a record already read
             line_start = max(pos, buf.rfind(b"\n", pos, hit) + 1)
-            self.line_no += _Newlines.between(buf, pos, line_start)
+            # Between two records of an error-heavy log: counted here, without the call.
+            self.line_no += (buf.count(b"\n", pos, line_start) if line_start - pos < _Newlines.MIN_VECTORISED
+                             else _Newlines.between(buf, pos, line_start))
             nl = buf.find(b"\n", line_start, end)
+            shaped = shapes.find(buf, line_start, nl, end, self.line_no + 1) if shapes is not None and nl >= 0 else None
+            if type(shaped) is Repeat:
+                self.line_no += shaped.lines
+                pos = shaped.stop + 1
+                yield shaped
+                continue
             stop = end if nl < 0 else nl
             record = self._header(buf[line_start:stop])
             self.line_no += 1
@@ -271,6 +287,8 @@ class _Scanner:
             if not closed:
                 self.open = record
                 return
+            if shaped is not None and shapes is not None:
+                shapes.settle(shaped, record)  # type: ignore[arg-type]
             yield record
         if pos < end:
             self.line_no += _Newlines.between(buf, pos, end)
@@ -354,6 +372,19 @@ def read_records(blocks: Iterable[tuple[bytes, int, int]], mode: LogKind, stats:
         yield from _airflow_records(blocks, mode, stats)
         return
     scanner = _Scanner(mode, stats)
+    for buf, start, end in blocks:
+        yield from scanner.feed(buf, start, end)  # type: ignore[misc]
+    yield from scanner.finish()
+
+
+def read_shaped(blocks: Iterable[tuple[bytes, int, int]], mode: LogKind, stats: ReadStats,
+                guarded: tuple[re.Pattern[str], ...]) -> Iterator[Record | Repeat]:
+    """:func:`read_records`, but a Spark record whose bytes differ from an earlier one's only in their
+    digits comes out as a :class:`Repeat` of it (:mod:`.shapes`), to be used before the next is read."""
+    if mode.airflow:
+        yield from _airflow_records(blocks, mode, stats)
+        return
+    scanner = _Scanner(mode, stats, ShapeTable(_NEXT_RECORD, guarded))
     for buf, start, end in blocks:
         yield from scanner.feed(buf, start, end)
     yield from scanner.finish()

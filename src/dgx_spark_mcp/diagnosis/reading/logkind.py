@@ -41,6 +41,14 @@ _LOG4J = re.compile(
     r"(TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL)\s+([\w.$\-]+):\s?(.*)$"
 )
 _AIRFLOW = re.compile(r"^\[(?P<ts>[^\]]+)\] \{\{?(?P<file>[\w.\-]+):(?P<line>\d+)\}\}? (?P<level>[A-Z]+) - (?P<msg>.*)$")
+# The same lines as quoted or printed elsewhere: without the timestamp or the {file:line} (an excerpt in an
+# issue, ``airflow tasks test`` output), behind a component prefix (``scheduler  | `` in ``airflow standalone``),
+# or in structlog's console layout (Airflow 3 consoles: ``2026-12-07T18:36:31Z [error    ] event [logger] k=v``).
+_COMPONENT = r"(?:[a-z][\w-]*\s*\| )?"
+_AIRFLOW_LOOSE = re.compile(_COMPONENT + r"(?:\[(?P<ts>[^\]]+)\] )?(?:\{\{?(?P<file>[\w.\-]+):(?P<line>\d+)\}\}? )?"
+                            r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) - (?P<msg>.*)$")
+_AIRFLOW_CONSOLE = re.compile(_COMPONENT + r"\s*(?P<ts>\d{4}-\d{2}-\d{2}[T ][\d:.,]+Z?) \[(?P<level>debug|info|warning|error|"
+                              r"critical)\s*\[?\] (?P<msg>.*)$")
 _AIRFLOW3_META = {"timestamp", "level", "event", "logger", "error_detail", "exc_info", "exception", "filename", "lineno"}
 """Fields said elsewhere: the level, the message, the traceback; ``filename`` (the module that logged, as Airflow 2's
 ``{file:line}``) becomes the record's source file."""
@@ -70,9 +78,13 @@ def parse_log4j(line: str) -> ParsedLine | None:
 
 
 def parse_airflow(line: str) -> ParsedLine | None:
-    match = _AIRFLOW.match(line)
+    match = _AIRFLOW.match(line) or _AIRFLOW_LOOSE.match(line)
     if match is None:
-        return None
+        console = _AIRFLOW_CONSOLE.match(line)
+        if console is None:
+            return None
+        level = console["level"].upper()
+        return ParsedLine(level="WARN" if level == "WARNING" else level, thread=None, logger=None, message=console["msg"])
     message = _SUBTASK.sub("", match["msg"], count=1)
     return ParsedLine(level=match["level"], thread=None, logger=None, message=message, source_file=match["file"])
 
@@ -135,7 +147,7 @@ def detect_kind(head: list[str]) -> LogKind:
             elif parse_airflow3(stripped) is not None:
                 airflow3 += 1
             continue
-        if _AIRFLOW.match(stripped):
+        if _AIRFLOW.match(stripped) or _AIRFLOW_LOOSE.match(stripped) or _AIRFLOW_CONSOLE.match(stripped):
             airflow += 1
         elif _LOG4J.match(stripped):
             log4j += 1

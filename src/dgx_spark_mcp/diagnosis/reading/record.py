@@ -48,6 +48,9 @@ class Record:
     in_traceback: bool = False
     replaced: list[int] = field(default_factory=list)
     """Kept lines (their numbers) whose bytes were not UTF-8 and were replaced by U+FFFD."""
+    shape: int | None = None
+    """The id the reader gave the shape of its bytes (:mod:`.shapes`), when it keyed them: the first of
+    records that differ only in their digits, whose classification a consumer may keep for the rest."""
 
     def add(self, line_no: int, text: str, replaced: bool = False) -> None:
         self.total_lines += 1

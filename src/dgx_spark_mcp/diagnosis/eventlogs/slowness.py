@@ -1,0 +1,104 @@
+"""Why a run was slow, from its stages: skew, stragglers, GC, heavy spill, a stage squeezed into one task.
+
+The analysis measures every stage (task-time and shuffle-read quantiles, GC share, spill); this
+turns the stages that matter into findings with their figures.  A stage matters when it ran long
+enough to be worth a change and took a real share of the application's time (thresholds in
+``data/eventlog-thresholds.json``, ``slow_*``).  Within such a stage:
+
+- **data skew**: the longest task held the stage up and read far more shuffle data than its peers;
+- **straggler**: the longest task held the stage up while reading no more than its peers (a slow
+  node, a slow call, a sleep), so more data per task is not the explanation;
+- **one task**: a stage of a single task that read shuffle data (a window without PARTITION BY, a
+  global sort or aggregate, ``coalesce(1)``) — everything funnels through one core;
+- **GC pressure**: JVM GC took a large share of the stage's run time;
+- **heavy spill**: the stage spilled hundreds of MiB from memory or wrote tens to disk.
+
+One finding per category (the worst stage, with how many others share it), so a long run with many
+similar stages is one line to read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .models import EventLogAnalysis, StageSummary
+from .tuning import EventLogThresholds
+
+__all__ = ["slow_stage_findings"]
+
+_MIB = 1024**2
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / _MIB:.0f} MiB" if n >= _MIB else f"{n / 1024:.0f} KiB"
+
+
+def _s(ms: int | None) -> str:
+    return f"{(ms or 0) / 1000:.1f} s"
+
+
+def _matters(stage: StageSummary, app_ms: int | None, th: EventLogThresholds) -> bool:
+    duration = stage.duration_ms or 0
+    if duration < th.slow_stage_min_ms.value:
+        return False
+    return not app_ms or duration >= th.slow_stage_app_share.value * app_ms
+
+
+def _held_up(stage: StageSummary, th: EventLogThresholds) -> bool:
+    """The longest task is far above the median and held the stage up."""
+    return (stage.task_skew is not None and stage.task_skew >= th.slow_task_skew.value and stage.tasks > 1
+            and stage.task_time_max_ms >= th.slow_task_stage_share.value * (stage.duration_ms or 0))
+
+
+def _skewed_read(stage: StageSummary, th: EventLogThresholds) -> bool:
+    return (stage.shuffle_read_max_bytes >= th.slow_shuffle_skew_min_bytes.value
+            and stage.shuffle_read_skew is not None and stage.shuffle_read_skew >= th.shuffle_skew_factor.value)
+
+
+def _what(stage: StageSummary) -> str:
+    return f"stage {stage.stage_id} ({stage.name[:60]}, {_s(stage.duration_ms)})"
+
+
+def _others(count: int) -> str:
+    return f"; {count} more stage(s) show the same" if count else ""
+
+
+def slow_stage_findings(analysis: EventLogAnalysis, th: EventLogThresholds) -> list[tuple[str, str, str]]:
+    """(category, rule id, message) of each slowness the stages that matter show, worst stage first."""
+    app_ms = analysis.app.duration_ms
+    stages = [s for s in analysis.longest_stages() or analysis.stages
+              if s.status != "failed" and _matters(s, app_ms, th)]
+    found: list[tuple[str, str, str]] = []
+
+    def worst(category: str, rule_id: str, picked: list[StageSummary], key: Callable[[StageSummary], float],
+              say: Callable[[StageSummary], str]) -> None:
+        if picked:
+            top = max(picked, key=key)
+            found.append((category, rule_id, say(top) + _others(len(picked) - 1)))
+
+    skewed = [s for s in stages if _held_up(s, th) and _skewed_read(s, th)]
+    worst("data_skew", "eventlog.slow.skew", skewed, lambda s: s.shuffle_read_max_bytes, lambda s: (
+        f"{_what(s)}: its largest task read {_size(s.shuffle_read_max_bytes)} of shuffle data against a median of "
+        f"{_size(s.shuffle_read_median_bytes)} and ran {_s(s.task_time_max_ms)}, {s.task_skew:.1f}x the median task "
+        f"({_s(s.task_time_median_ms)}): one key or partition holds far more data than the others"))
+    stragglers = [s for s in stages if _held_up(s, th) and not _skewed_read(s, th)
+                  and (s.shuffle_read_skew is None or s.shuffle_read_skew < 1.5)]
+    worst("straggler", "eventlog.slow.straggler", stragglers, lambda s: s.task_time_max_ms, lambda s: (
+        f"{_what(s)}: its longest task ran {_s(s.task_time_max_ms)}, {s.task_skew:.1f}x the median task "
+        f"({_s(s.task_time_median_ms)}), without reading more data than its peers: a slow node, call or record, "
+        "not data skew"))
+    single = [s for s in stages if s.tasks == 1 and s.shuffle_read_bytes > 0]
+    worst("single_partition_exchange", "eventlog.slow.one-task", single, lambda s: s.duration_ms or 0, lambda s: (
+        f"{_what(s)} ran in a single task that read all {_size(s.shuffle_read_bytes)} of its shuffle input: "
+        "everything funnels through one partition (a window without PARTITION BY, a global sort or aggregate, "
+        "coalesce(1) or repartition(1))"))
+    gc = [s for s in stages if s.gc_share is not None and s.gc_share >= th.slow_gc_share.value]
+    worst("gc_pressure", "eventlog.slow.gc", gc, lambda s: s.gc_share or 0.0, lambda s: (
+        f"{_what(s)}: JVM GC took {s.gc_share:.0%} of its tasks' run time: the heap is too small for the data "
+        "each task holds"))
+    spilled = [s for s in stages if s.disk_spilled_bytes >= th.slow_spill_disk_bytes.value
+               or s.memory_spilled_bytes >= th.slow_spill_memory_bytes.value]
+    worst("spill", "eventlog.slow.spill", spilled, lambda s: s.memory_spilled_bytes + s.disk_spilled_bytes, lambda s: (
+        f"{_what(s)} spilled {_size(s.memory_spilled_bytes)} from memory ({_size(s.disk_spilled_bytes)} written to "
+        "disk): its tasks' data did not fit in execution memory"))
+    return found

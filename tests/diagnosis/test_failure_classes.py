@@ -1,0 +1,175 @@
+"""The input classes the blind set measures, one small real-shaped case each: Airflow 3 exceptions named with
+their causes and the user's frame, failures before the work starts, console layouts, slow stages, failed SQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dgx_spark_mcp.diagnosis.eventlogs.models import StageSummary
+from dgx_spark_mcp.diagnosis.eventlogs.slowness import slow_stage_findings
+from dgx_spark_mcp.diagnosis.eventlogs.tuning import thresholds
+from dgx_spark_mcp.diagnosis.logs.diagnose import DiagnoseResult, diagnose_log
+from dgx_spark_mcp.diagnosis.logs.python_trace import python_failure
+from dgx_spark_mcp.settings import Settings
+
+RUNNER = "/opt/airflow/venv/lib/python3.11/site-packages/airflow/sdk/execution_time/task_runner.py"
+
+
+def _diagnose(tmp_path: Path, settings: Settings, name: str, text: str) -> DiagnoseResult:
+    path = tmp_path / name
+    path.write_text(text)
+    return diagnose_log(str(path), settings)
+
+
+def _serious(result: DiagnoseResult) -> list[str]:
+    return [f.category for f in result.findings if f.severity in ("warning", "error", "critical")]
+
+
+def _frame(filename: str, line: int, name: str) -> dict[str, object]:
+    return {"filename": filename, "lineno": line, "name": name}
+
+
+def test_airflow3_exception_is_named_with_its_cause_and_the_users_frame(tmp_path: Path, settings: Settings) -> None:
+    detail = [
+        {"exc_type": "RuntimeError", "exc_value": "could not load the partner config", "is_cause": False,
+         "frames": [_frame(RUNNER, 1112, "run"), _frame("/opt/airflow/dags/partner.py", 31, "load_config")]},
+        {"exc_type": "KeyError", "exc_value": "'region'", "is_cause": True,
+         "frames": [_frame("/opt/airflow/dags/partner.py", 27, "load_config"),
+                    _frame("/usr/lib/python3.11/json/__init__.py", 346, "loads")]},
+    ]
+    lines = [
+        {"timestamp": "2026-12-07T10:00:00Z", "level": "info", "event": "loading config", "logger": "task.stdout"},
+        {"timestamp": "2026-12-07T10:00:01Z", "level": "error", "event": "Task failed with exception", "logger": "task",
+         "filename": "task_runner.py", "lineno": 1186, "error_detail": detail},
+    ]
+    result = _diagnose(tmp_path, settings, "attempt=1.log", "\n".join(json.dumps(x) for x in lines) + "\n")
+    top = result.findings[0]
+    assert top.category == "airflow_task_failed"
+    assert top.title == "Airflow task failed: RuntimeError"
+    assert "could not load the partner config" in top.root_cause
+    assert "load_config (partner.py:31)" in top.root_cause  # the user's frame, not the runner's
+    assert "task_runner" not in top.root_cause
+    assert "caused by KeyError: 'region'" in top.root_cause
+
+
+def test_a_library_error_points_at_the_users_call_into_the_library() -> None:
+    lines = [
+        "Traceback (most recent call last):",
+        '  File "/opt/airflow/venv/lib/python3.11/site-packages/airflow/models/taskinstance.py", line 768, in _execute_task',
+        '  File "/opt/airflow/dags/orders.py", line 14, in read_orders',
+        '  File "/usr/lib/python3.11/json/decoder.py", line 355, in raw_decode',
+        "json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)",
+    ]
+    failure = python_failure(list(range(1, len(lines) + 1)), lines)
+    assert failure is not None
+    assert failure.exception == "JSONDecodeError"
+    assert failure.frame == (3, "read_orders (orders.py:14)")
+    assert failure.causes == []
+
+
+def test_spark_submit_that_cannot_start_is_a_launch_failure(tmp_path: Path, settings: Settings) -> None:
+    text = (
+        "[2026-12-07, 10:00:00 UTC] {subprocess.py:75} INFO - Running command: ['/usr/bin/bash', '-c', 'spark-submit job.py']\n"
+        "[2026-12-07, 10:00:00 UTC] {subprocess.py:93} INFO - /usr/bin/bash: line 1: spark-submit: command not found\n"
+        "[2026-12-07, 10:00:00 UTC] {subprocess.py:97} INFO - Command exited with return code 127\n"
+        "[2026-12-07, 10:00:00 UTC] {taskinstance.py:2905} ERROR - Task failed with exception\n"
+        "Traceback (most recent call last):\n"
+        '  File "/opt/airflow/venv/lib/python3.11/site-packages/airflow/operators/bash.py", line 243, in execute\n'
+        "airflow.exceptions.AirflowException: Bash command failed. The command returned a non-zero exit code 127.\n"
+    )
+    result = _diagnose(tmp_path, settings, "submit.log", text)
+    assert result.findings[0].category == "launch_failure"
+    assert "spark-submit" in result.findings[0].root_cause
+
+
+def test_airflow_console_layouts_are_read_as_airflow(tmp_path: Path, settings: Settings) -> None:
+    text = (
+        "scheduler  | 2026-12-07T18:36:29.037114Z [info     ] Run scheduled__2024-01-01 of nightly has timed-out [airflow]\n"
+        "scheduler  | 2026-12-07T18:36:31.273956Z [error    ] Server indicated the task shouldn't be running anymore [supervisor]\n"
+    )
+    result = _diagnose(tmp_path, settings, "console.log", text)
+    assert result.kind == "airflow"
+    assert result.findings[0].category == "airflow_sigterm"
+    killed = _diagnose(tmp_path, settings, "excerpt.log", "CRITICAL - Process terminated by signal. signal=-9: "
+                       'signal_name="SIGKILL": source="task"\n')
+    assert killed.findings[0].category == "airflow_oom_killed"
+
+
+def test_a_successful_task_that_prints_error_stays_healthy(tmp_path: Path, settings: Settings) -> None:
+    text = (
+        "[2026-12-07, 10:00:00 UTC] {logging_mixin.py:190} INFO - ERROR: 0 rows rejected\n"
+        "[2026-12-07, 10:00:01 UTC] {python.py:240} INFO - Done. Returned value was: None\n"
+        "[2026-12-07, 10:00:01 UTC] {taskinstance.py:340} INFO - Marking task as SUCCESS. dag_id=etl, task_id=load\n"
+    )
+    assert _serious(_diagnose(tmp_path, settings, "ok.log", text)) == []
+
+
+def _stage(stage_id: int, **given: object) -> StageSummary:
+    fields: dict[str, object] = dict(
+        stage_id=stage_id, attempt=0, name=f"stage {stage_id}", status="succeeded", tasks=8, tasks_ended=8,
+        failed_tasks=0, killed_tasks=0, duration_ms=60_000, failure_reason=None, executor_run_time_ms=200_000,
+        gc_share=0.01, peak_execution_memory_bytes=None, task_time_max_ms=9_000, task_time_median_ms=8_000,
+        task_skew=1.1, shuffle_read_max_bytes=0, shuffle_read_median_bytes=0, shuffle_read_skew=None, input_bytes=0,
+        output_bytes=0, shuffle_read_bytes=0, shuffle_write_bytes=0, memory_spilled_bytes=0, disk_spilled_bytes=0)
+    fields.update(given)
+    return StageSummary(**fields)  # type: ignore[arg-type]
+
+
+class _Analysis:
+    """What slow_stage_findings reads of an analysis: the application's duration and its stages."""
+
+    def __init__(self, stages: list[StageSummary], duration_ms: int = 100_000) -> None:
+        self.app = type("App", (), {"duration_ms": duration_ms})()
+        self.stages = stages
+
+    def longest_stages(self) -> list[StageSummary]:
+        return self.stages
+
+
+def test_slow_stages_become_findings_with_their_figures() -> None:
+    mib = 1024**2
+    stages = [
+        _stage(1, task_time_max_ms=50_000, task_time_median_ms=4_000, task_skew=12.5, shuffle_read_max_bytes=390 * mib,
+               shuffle_read_median_bytes=3 * mib, shuffle_read_skew=7.0, shuffle_read_bytes=420 * mib),
+        _stage(2, task_time_max_ms=40_000, task_time_median_ms=2_000, task_skew=20.0, shuffle_read_max_bytes=8 * mib,
+               shuffle_read_median_bytes=8 * mib, shuffle_read_skew=1.0, shuffle_read_bytes=64 * mib),
+        _stage(3, tasks=1, tasks_ended=1, task_skew=1.0, shuffle_read_bytes=200 * mib),
+        _stage(4, gc_share=0.35),
+        _stage(5, memory_spilled_bytes=900 * mib, disk_spilled_bytes=300 * mib),
+        _stage(6, duration_ms=900, gc_share=0.9),  # too short to matter
+    ]
+    found = {category: message for category, _, message in slow_stage_findings(_Analysis(stages), thresholds())}  # type: ignore[arg-type]
+    assert set(found) == {"data_skew", "straggler", "single_partition_exchange", "gc_pressure", "spill"}
+    assert "stage 1" in found["data_skew"] and "390 MiB" in found["data_skew"]
+    assert "stage 2" in found["straggler"] and "20.0x" in found["straggler"]
+    assert "stage 3" in found["single_partition_exchange"]
+    assert "35%" in found["gc_pressure"] and "stage 6" not in found["gc_pressure"]
+    assert "900 MiB" in found["spill"]
+
+
+def test_a_healthy_stage_set_has_no_slow_findings() -> None:
+    assert slow_stage_findings(_Analysis([_stage(1), _stage(2)]), thresholds()) == []  # type: ignore[arg-type]
+
+
+def test_a_failed_sql_execution_is_diagnosed_by_its_cause(tmp_path: Path, settings: Settings) -> None:
+    sql = "org.apache.spark.sql.execution.ui.SparkListenerSQLExecution"
+    events = [
+        {"Event": "SparkListenerLogStart", "Spark Version": "4.0.1"},
+        {"Event": "SparkListenerApplicationStart", "App Name": "etl", "App ID": "local-1", "Timestamp": 1000, "User": "u"},
+        {"Event": sql + "Start", "executionId": 0, "description": "SELECT * FROM sales.orders_2024", "details": "",
+         "physicalPlanDescription": "", "sparkPlanInfo": {"nodeName": "LocalTableScan", "simpleString": "LocalTableScan",
+                                                          "children": [], "metrics": []}, "time": 1100},
+        {"Event": sql + "End", "executionId": 0, "time": 1200,
+         "errorMessage": "[TABLE_OR_VIEW_NOT_FOUND] The table or view `sales`.`orders_2024` cannot be found."},
+        {"Event": sql + "Start", "executionId": 1, "description": "SELECT 1/0", "details": "", "physicalPlanDescription": "",
+         "sparkPlanInfo": {"nodeName": "LocalTableScan", "simpleString": "LocalTableScan", "children": [], "metrics": []},
+         "time": 1300},
+        {"Event": sql + "End", "executionId": 1, "time": 1400, "errorMessage": "[DIVIDE_BY_ZERO] Division by zero."},
+        {"Event": "SparkListenerApplicationEnd", "Timestamp": 2000},
+    ]
+    result = _diagnose(tmp_path, settings, "eventlog", "\n".join(json.dumps(e) for e in events) + "\n")
+    by_category = {f.category: f for f in result.findings}
+    assert result.findings[0].category == "table_not_found"
+    assert "orders_2024" in by_category["table_not_found"].root_cause
+    assert by_category["query_failed"].title == "SQL query failed: DIVIDE_BY_ZERO"
