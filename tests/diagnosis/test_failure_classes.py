@@ -173,3 +173,23 @@ def test_a_failed_sql_execution_is_diagnosed_by_its_cause(tmp_path: Path, settin
     assert result.findings[0].category == "table_not_found"
     assert "orders_2024" in by_category["table_not_found"].root_cause
     assert by_category["query_failed"].title == "SQL query failed: DIVIDE_BY_ZERO"
+
+
+def test_resubmitted_tasks_are_counted_apart_from_failures(tmp_path: Path, settings: Settings) -> None:
+    from dgx_spark_mcp.diagnosis.eventlogs.analysis import analyze_event_log
+
+    from .eventlogs import SyntheticLog
+
+    log = SyntheticLog()
+    lost = {"Reason": "ExecutorLostFailure", "Executor ID": "1", "Exit Caused By App": True,
+            "Loss Reason": "Executor Process Lost"}
+    log.stage(0, [{"ms": 100} for _ in range(6)])
+    # Five finished map tasks whose output was lost with executor 1 are run again: Spark posts them as Resubmitted.
+    log.stage(1, [{"ms": 100, "reason": {"Reason": "Resubmitted"}} for _ in range(5)] + [{"ms": 100, "reason": lost},
+                                                                                        {"ms": 100}])
+    analysis = analyze_event_log(log.write(tmp_path / "eventlog"), settings)
+    assert analysis.totals.failed_tasks == 1
+    assert analysis.totals.resubmitted_tasks == 5
+    assert [f.reason for f in analysis.task_failures] == ["ExecutorLostFailure"]
+    stage = next(s for s in analysis.stages if s.stage_id == 1)
+    assert (stage.failed_tasks, stage.resubmitted_tasks) == (1, 5)

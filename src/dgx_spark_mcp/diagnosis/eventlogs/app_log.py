@@ -48,6 +48,9 @@ class StageRun:
     peak_execution_memory: int | None = None
     failed_tasks: int = 0
     killed_tasks: int = 0
+    resubmitted_tasks: int = 0
+    """Task ends with reason Resubmitted: a finished map task whose output was lost with its executor and that is run
+    again. Spark does not count them as failures (Resubmitted.countTowardsTaskFailures is false), nor do we."""
 
 
 @dataclass(slots=True)

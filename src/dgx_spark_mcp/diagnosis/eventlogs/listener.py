@@ -243,6 +243,9 @@ class AppLogListener:
 
     def _task_failed(self, stage: StageRun, reason: TaskEndReason, executor_id: str, task_id: int) -> None:
         kind = reason.kind
+        if kind == "Resubmitted":
+            stage.resubmitted_tasks += 1
+            return
         if kind == "TaskKilled":
             stage.killed_tasks += 1
         else:

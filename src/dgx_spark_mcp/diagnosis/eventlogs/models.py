@@ -134,6 +134,8 @@ class Totals(DataVolumes):
     tasks: int
     failed_tasks: int
     killed_tasks: int
+    resubmitted_tasks: int = Field(default=0, description="Finished tasks run again because their map output was lost "
+                                   "with an executor (reason Resubmitted); not failures.")
     task_time_ms: int = Field(description="Sum of task durations (launch to finish).")
     executor_run_time_ms: int
     executor_cpu_time_ms: int
@@ -169,6 +171,8 @@ class StageSummary(DataVolumes):
     tasks_ended: int = Field(description="Task-end events seen (retries and speculative copies included).")
     failed_tasks: int
     killed_tasks: int
+    resubmitted_tasks: int = Field(default=0, description="Finished tasks run again because their map output was lost "
+                                   "with an executor (reason Resubmitted); not failures.")
     duration_ms: int | None = Field(description="Submission to completion (to the last task end when still running).")
     failure_reason: str | None
     executor_run_time_ms: int

@@ -38,7 +38,8 @@ def render_event_log(r: EventLogAnalysis) -> str:
             "JSON" + (f", {r.reading.ignored_values} impossible metric value(s) left out" if r.reading.ignored_values else ""))
     out += [
         f"Jobs {t.jobs} ({t.failed_jobs} failed), stages {t.stages} ({t.failed_stages} failed, {t.skipped_stages} skipped), "
-        f"tasks {t.tasks} ({t.failed_tasks} failed, {t.killed_tasks} killed)",
+        f"tasks {t.tasks} ({t.failed_tasks} failed, {t.killed_tasks} killed"
+        + (f", {t.resubmitted_tasks} resubmitted" if t.resubmitted_tasks else "") + ")",
         f"Input {_size(t.input_bytes)}, shuffle read {_size(t.shuffle_read_bytes)}, write {_size(t.shuffle_write_bytes)}, "
         f"spill {_size(t.memory_spilled_bytes)} memory / {_size(t.disk_spilled_bytes)} disk, "
         f"GC {'-' if t.gc_share is None else f'{t.gc_share:.1%}'} of run time",

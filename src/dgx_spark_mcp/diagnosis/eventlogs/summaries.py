@@ -90,6 +90,7 @@ def stage_summary(run: StageRun) -> StageSummary:
     return StageSummary(
         stage_id=run.stage_id, attempt=run.attempt, name=run.name, status=status, tasks=run.num_tasks,
         tasks_ended=len(run.task_ms), failed_tasks=run.failed_tasks, killed_tasks=run.killed_tasks,
+        resubmitted_tasks=run.resubmitted_tasks,
         duration_ms=_span(run.submitted_ms or run.first_launch_ms, run.completed_ms or run.last_finish_ms),
         failure_reason=run.failure_reason, input_bytes=run.input_bytes, output_bytes=run.output_bytes,
         shuffle_read_bytes=shuffle_read, shuffle_write_bytes=run.shuffle_write,
@@ -249,6 +250,7 @@ def run_totals(app: AppLog, stages: Sequence[StageSummary], jobs: Sequence[JobSu
         failed_stages=sum(s.status == "failed" for s in stages),
         skipped_stages=len(set(app.stage_info) - {r.stage_id for r in runs}),
         tasks=app.tasks, failed_tasks=sum(r.failed_tasks for r in runs), killed_tasks=sum(r.killed_tasks for r in runs),
+        resubmitted_tasks=sum(r.resubmitted_tasks for r in runs),
         input_bytes=sum(r.input_bytes for r in runs), output_bytes=sum(r.output_bytes for r in runs),
         shuffle_read_bytes=sum(s.shuffle_read_bytes for s in stages), shuffle_write_bytes=sum(r.shuffle_write for r in runs),
         memory_spilled_bytes=sum(r.memory_spilled for r in runs), disk_spilled_bytes=sum(r.disk_spilled for r in runs),
