@@ -13,6 +13,20 @@ from dgx_spark_mcp.diagnosis.logs.diagnose import DiagnoseResult, diagnose_log
 from dgx_spark_mcp.diagnosis.logs.python_trace import python_failure
 from dgx_spark_mcp.settings import Settings
 
+GPU_PLAN = """== Physical Plan ==
+GpuColumnarToRow false
++- GpuWindow [row_number() windowspecdefinition(id#10 ASC NULLS FIRST, specifiedwindowframe(RowFrame, unboundedpreceding$(), currentrow$())) AS rn#1], [id#10 ASC NULLS FIRST]
+   +- GpuSort [id#10 ASC NULLS FIRST], false, com.nvidia.spark.rapids.OutOfCoreSort$@1
+      +- GpuShuffleCoalesce 1073741824
+         +- GpuColumnarExchange gpusinglepartitioning$(), ENSURE_REQUIREMENTS, [plan_id=32]
+            +- GpuBroadcastNestedLoopJoin BuildRight, Inner, (amount#3 > threshold#9)
+               :- GpuCartesianProduct
+               :  :- GpuFileGpuScan parquet db.t[id#10,amount#3] Batched: true, DataFilters: [], Format: Parquet, Location: InMemoryFileIndex(1 paths)[file:/data/t], PartitionFilters: [], PushedFilters: [], ReadSchema: struct<id:int,amount:int>
+               :  +- GpuFileGpuScan parquet db.u[k#5] Batched: true, DataFilters: [], Format: Parquet, Location: InMemoryFileIndex(1 paths)[file:/data/u], PartitionFilters: [], PushedFilters: [], ReadSchema: struct<k:int>
+               +- GpuBroadcastExchange IdentityBroadcastMode, [plan_id=20]
+                  +- GpuFileGpuScan parquet db.v[threshold#9] Batched: true, DataFilters: [], Format: Parquet, Location: InMemoryFileIndex(1 paths)[file:/data/v], PartitionFilters: [], PushedFilters: [], ReadSchema: struct<threshold:int>
+"""
+
 RUNNER = "/opt/airflow/venv/lib/python3.11/site-packages/airflow/sdk/execution_time/task_runner.py"
 
 
@@ -193,3 +207,13 @@ def test_resubmitted_tasks_are_counted_apart_from_failures(tmp_path: Path, setti
     assert [f.reason for f in analysis.task_failures] == ["ExecutorLostFailure"]
     stage = next(s for s in analysis.stages if s.stage_id == 1)
     assert (stage.failed_tasks, stage.resubmitted_tasks) == (1, 5)
+
+
+def test_a_gpu_plan_gets_the_findings_of_the_same_cpu_plan(settings: Settings) -> None:
+    from dgx_spark_mcp.diagnosis.plans.analysis import analyze_query_plan
+
+    # A RAPIDS plan written for this test in the shape of GpuOverrides' output (Gpu* operators, gpusinglepartitioning).
+    plan = GPU_PLAN
+    found = [f.category for f in analyze_query_plan(plan, settings).findings]
+    # the costliest first: a row explosion, then a nested loop join, then everything through one task
+    assert found[:3] == ["cartesian_product", "broadcast_nested_loop_join", "single_partition_exchange"]

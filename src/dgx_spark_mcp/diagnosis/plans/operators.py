@@ -31,7 +31,7 @@ _JOIN_TYPES = re.compile(
 )
 _BUILD = re.compile(r"\bBuild(Left|Right)\b")
 _PARTITIONING = re.compile(
-    r"\b(?:gpu)?(hashpartitioning|rangepartitioning|roundrobinpartitioning|singlepartition)\b", re.IGNORECASE
+    r"\b(?:gpu)?(hashpartitioning|rangepartitioning|roundrobinpartitioning|singlepartition)(?:ing)?\b", re.IGNORECASE
 )
 
 
