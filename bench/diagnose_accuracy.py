@@ -109,10 +109,13 @@ def held_out(path: str) -> bool:
     return hashlib.sha256(path.encode()).digest()[0] % 3 == 0
 
 
-def load_blind(root: Path = BLIND) -> list[dict[str, Any]]:
-    """Every part of the blind set (``<root>/<part>/labels.json``), paths made relative to ``root``, split marked."""
+def load_blind(root: Path = BLIND, parts: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Every part of the blind set (``<root>/<part>/labels.json``; only ``parts`` when given), paths made relative to
+    ``root``, split marked."""
     entries = []
     for labels in sorted(root.glob("*/labels.json")):
+        if parts and labels.parent.name not in parts:
+            continue
         for entry in load_labels(labels):
             entry["path"] = f"{labels.parent.name}/{entry['path']}"
             entry["split"] = "held" if held_out(entry["path"]) else "tune"
@@ -283,11 +286,11 @@ def scored_set(name: str, root: Path, entries: list[dict[str, Any]], show_misses
 
 
 def run(labels: Path = DEFAULT_LABELS, per_file: bool = False, sets: tuple[str, ...] = ("old", "tune", "held"),
-        show_held: bool = False, blind: Path = BLIND) -> dict[str, Any]:
+        show_held: bool = False, blind: Path = BLIND, parts: tuple[str, ...] = ()) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "old" in sets:
         out["old"] = scored_set("old set (built against)", labels.parent, load_labels(labels), per_file=per_file)
-    entries = load_blind(blind) if {"tune", "held"} & set(sets) else []
+    entries = load_blind(blind, parts) if {"tune", "held"} & set(sets) else []
     if "tune" in sets:
         out["tune"] = scored_set("blind set, tuning part", blind, [e for e in entries if e["split"] == "tune"],
                                  per_file=per_file)
@@ -315,10 +318,12 @@ def main() -> None:
     parser.add_argument("--sets", default="old,tune,held", help="which sets to score: old, tune, held (comma-separated)")
     parser.add_argument("--show-held", action="store_true", help="list the misses of the part kept aside too (only "
                         "when reporting at the end: it is never tuned on)")
+    parser.add_argument("--parts", default="", help="only these parts of the blind set (folder names, comma-separated)")
     parser.add_argument("--per-file", action="store_true", help="add every file's result")
     args = parser.parse_args()
     sets = tuple(s.strip() for s in args.sets.split(",") if s.strip())
-    json.dump(run(args.labels, args.per_file, sets, args.show_held), sys.stdout, indent=2)
+    parts = tuple(s.strip() for s in args.parts.split(",") if s.strip())
+    json.dump(run(args.labels, args.per_file, sets, args.show_held, parts=parts), sys.stdout, indent=2)
     sys.stdout.write("\n")
 
 

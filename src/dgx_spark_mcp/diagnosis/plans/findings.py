@@ -183,6 +183,12 @@ MATCHERS: dict[str, Matcher] = {
 }
 
 
+def _operator_says(node: PlanNode) -> str:
+    """The node's line and details, short: what it does (the UDFs it calls, its partitioning, its join condition)."""
+    text = " ".join(node.full_text().split())
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
 def _node_label(node: PlanNode) -> str:
     return f"({node.id}) {node.text}"
 
@@ -190,7 +196,9 @@ def _node_label(node: PlanNode) -> str:
 def _finding(rule: PlanRule, hit: Hit, file: str | None, extra: list[str]) -> DiagnosisFinding:
     first = hit[0]
     count = len(hit)
-    why = rule.why.replace("{node}", f"{first.name} (id {first.id})" + (f" and {count - 1} more" if count > 1 and rule.category not in ("no_pushed_filters", "many_exchanges") else "")).replace("{count}", str(count))
+    more = f" and {count - 1} more" if count > 1 and rule.category not in ("no_pushed_filters", "many_exchanges") else ""
+    why = rule.why.replace("{node}", f"{first.name} (id {first.id}: {_operator_says(first)}){more}").replace(
+        "{count}", str(count))
     evidence = [
         Evidence(file=file, lines=[_node_label(n)], plan_node=n.id, role="cause" if i == 0 else "context")
         for i, n in enumerate(hit[:EVIDENCE_NODES])
