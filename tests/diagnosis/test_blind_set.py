@@ -67,7 +67,7 @@ def test_every_part_says_where_its_files_came_from() -> None:
 
 def test_the_set_is_big_enough_and_has_healthy_traps() -> None:
     labels = [label for part in parts().values() for label in part]
-    assert len(labels) >= 120  # the issue asks for 150: the PySpark-run part is still to come (see the note)
+    assert len(labels) >= 150
     assert sum(label.expected_top is None for label in labels) >= 0.1 * len(labels)
     assert {label.class_ for label in labels} >= {"airflow3", "before_start", "slow", "accelerator", "big_plan"}
 
