@@ -10,7 +10,7 @@ threads never lock each other out.
 
 Tables are created by migrations: each feature declares its own (:class:`Migration`, with an
 id that is never reused or edited once released) and passes them to :func:`connect`, which
-applies the ones the file has not seen, each in a transaction, and records them in
+applies the ones the file has not seen, together in one transaction, and records them in
 ``store_migrations``.  Applying them again is a no-op.
 
 DuckDB is imported only when a store is opened, so starting the server does not load it.
@@ -36,7 +36,7 @@ from .settings import Settings
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
-__all__ = ["LOCK_WAIT_S", "STORE_FILE", "Migration", "connect", "store_path", "transaction", "utc_naive"]
+__all__ = ["LOCK_WAIT_S", "STORE_FILE", "Migration", "connect", "store_exists", "store_path", "transaction", "utc_naive"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,11 @@ def utc_naive(moment: datetime) -> datetime:
 
 def store_path(settings: Settings) -> Path:
     return settings.home / STORE_FILE
+
+
+def store_exists(settings: Settings) -> bool:
+    """Whether the store file is there: without it nothing was kept, and a lookup need not open DuckDB."""
+    return store_path(settings).is_file()
 
 
 def _holder(message: str) -> str:
@@ -144,17 +149,19 @@ def transaction(con: DuckDBPyConnection) -> Iterator[DuckDBPyConnection]:
 def _migrate(con: DuckDBPyConnection, path: Path, migrations: Sequence[Migration]) -> None:
     # Checked on every connection (one small query) rather than cached per process, so a store
     # moved aside while the server runs is rebuilt instead of failing on a missing table.
-    with _migration_lock:  # threads of this process share one database instance
+    # One transaction, the ledger's creation included: each commit that writes is a sync of the
+    # write-ahead log, and a new store takes every migration at once (a sync per migration was
+    # most of a first diagnosis's time in the store).  Nothing to apply: nothing is written.
+    with _migration_lock, transaction(con):  # threads of this process share one database instance
         con.execute("CREATE TABLE IF NOT EXISTS store_migrations (id VARCHAR PRIMARY KEY, applied_at_utc TIMESTAMP NOT NULL)")
         done = {row[0] for row in con.execute("SELECT id FROM store_migrations").fetchall()}
-        for migration in migrations:
-            if migration.id in done:
-                continue
-            with transaction(con):
-                for statement in migration.statements:
-                    con.execute(statement)
-                con.execute("INSERT INTO store_migrations VALUES (?, ?)", [migration.id, utc_naive(datetime.now(UTC))])
-            log.info("store %s: applied migration %s", path, migration.id)
+        pending = [m for m in migrations if m.id not in done]
+        for migration in pending:
+            for statement in migration.statements:
+                con.execute(statement)
+            con.execute("INSERT INTO store_migrations VALUES (?, ?)", [migration.id, utc_naive(datetime.now(UTC))])
+    for migration in pending:
+        log.info("store %s: applied migration %s", path, migration.id)
 
 
 @contextmanager

@@ -133,9 +133,11 @@ def _stage(stage_id: int, **given: object) -> StageSummary:
 class _Analysis:
     """What slow_stage_findings reads of an analysis: the application's duration and its stages."""
 
-    def __init__(self, stages: list[StageSummary], duration_ms: int = 100_000) -> None:
+    def __init__(self, stages: list[StageSummary], duration_ms: int = 100_000, plan: str = "") -> None:
         self.app = type("App", (), {"duration_ms": duration_ms})()
         self.stages = stages
+        self.sql = [type("Sql", (), {"execution_id": 0, "plan": plan})()]
+        self.jobs = [type("Job", (), {"sql_execution_id": 0, "stage_ids": [s.stage_id for s in stages]})()]
 
     def longest_stages(self) -> list[StageSummary]:
         return self.stages
@@ -160,6 +162,14 @@ def test_slow_stages_become_findings_with_their_figures() -> None:
     assert "stage 3" in found["single_partition_exchange"]
     assert "35%" in found["gc_pressure"] and "stage 6" not in found["gc_pressure"]
     assert "900 MiB" in found["spill"]
+
+
+def test_a_one_task_stage_under_coalesce_is_named_without_a_shuffle() -> None:
+    stages = [_stage(0, tasks=1, tasks_ended=1, task_skew=1.0, duration_ms=19_000)]
+    plan = "Execute InsertIntoHadoopFsRelationCommand (5)\n+- WriteFiles (4)\n   +- Coalesce (3)\n      +- * Range (1)"
+    found = slow_stage_findings(_Analysis(stages, 58_000, plan), thresholds())  # type: ignore[arg-type]
+    assert [(c, "Coalesce" in m) for c, _, m in found] == [("single_partition_exchange", True)]
+    assert slow_stage_findings(_Analysis(stages, 58_000), thresholds()) == []  # type: ignore[arg-type]
 
 
 def test_a_healthy_stage_set_has_no_slow_findings() -> None:
@@ -217,3 +227,34 @@ def test_a_gpu_plan_gets_the_findings_of_the_same_cpu_plan(settings: Settings) -
     found = [f.category for f in analyze_query_plan(plan, settings).findings]
     # the costliest first: a row explosion, then a nested loop join, then everything through one task
     assert found[:3] == ["cartesian_product", "broadcast_nested_loop_join", "single_partition_exchange"]
+
+
+def _driver_stage(stage: int, times_ms: list[int], fetches: list[str], finished_s: float) -> str:
+    lines = []
+    for n, (ms, fetch) in enumerate(zip(times_ms, fetches, strict=True)):
+        lines.append(f"26/12/07 19:08:26 INFO Executor: Running task {n}.0 in stage {stage}.0 (TID {stage * 100 + n})")
+        lines.append(f"26/12/07 19:08:27 INFO ShuffleBlockFetcherIterator: Getting 8 ({fetch}) non-empty blocks including "
+                     f"8 ({fetch}) local and 0 (0.0 B) host-local and 0 (0.0 B) remote blocks")
+        lines.append(f"26/12/07 19:08:29 INFO TaskSetManager: Finished task {n}.0 in stage {stage}.0 (TID {stage * 100 + n}) "
+                     f"in {ms} ms on localhost (executor driver) ({n + 1}/{len(times_ms)})")
+    lines.append(f"26/12/07 19:08:40 INFO DAGScheduler: ResultStage {stage} (showString at NativeMethodAccessorImpl.java:0) "
+                 f"finished in {finished_s} s")
+    return "\n".join(lines) + "\n"
+
+
+def test_driver_log_task_lines_tell_skew_from_a_straggler() -> None:
+    from dgx_spark_mcp.diagnosis.logs.task_times import slow_stages, task_times
+
+    th = thresholds()
+    options = dict(task_skew=th.slow_task_skew.value, stage_share=th.slow_task_stage_share.value,
+                   min_stage_ms=th.slow_stage_min_ms.value, fetch_skew=th.shuffle_skew_factor.value,
+                   min_fetch_bytes=th.slow_shuffle_skew_min_bytes.value)
+    skewed = _driver_stage(4, [900, 1000, 1100, 950, 9000, 1000], ["2.1 MiB", "2.0 MiB", "2.2 MiB", "1.9 MiB",
+                                                                    "121.6 MiB", "2.0 MiB"], 10.5)
+    straggling = _driver_stage(2, [1000, 1100, 12800, 900, 1000, 1050], ["2.1 MiB"] * 6, 14.0)
+    healthy = _driver_stage(1, [1000, 1100, 1200, 900, 1000, 1050], ["2.1 MiB"] * 6, 3.0)
+    found = slow_stages(task_times([(skewed + straggling + healthy).encode()]), **options)  # type: ignore[arg-type]
+    assert [c for c, _ in found] == ["data_skew", "straggler"]
+    assert "stage 4" in found[0][1] and "121.6 MiB" in found[0][1]
+    assert "stage 2" in found[1][1] and "12.8 s" in found[1][1]
+    assert slow_stages(task_times([healthy.encode()]), **options) == []  # type: ignore[arg-type]

@@ -11,22 +11,28 @@ may be gigabytes; the same tables let other tools (``ask``) cite what was found 
 - ``file_signatures``: the content hash last computed for a file, by its path, size, modification
   time (ns) and inode, so a file asked about again unchanged is answered before it is read at all
   (hashing a gigabyte is a pass over it); any change to those four reads and hashes it anew.
+
+A diagnosis opens the store once to look (:func:`stored_result`, and not at all while there is no store
+file) and once to keep its result (:func:`save_result`): each open and close of DuckDB costs about 30 ms
+of CPU and a checkpoint.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+import queue
+import threading
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ..settings import Settings
-from ..store import Migration, connect, transaction, utc_naive
+from ..store import Migration, connect, store_exists, transaction, utc_naive
 from .findings.model import DiagnosisFinding
 
-__all__ = ["MIGRATIONS", "FileSignature", "content_hash", "file_signature", "hash_for_signature", "load_result",
-           "options_key", "save_plan", "save_result"]
+__all__ = ["MIGRATIONS", "FileSignature", "StreamHash", "content_hash", "file_signature", "hash_for_signature",
+           "load_result", "options_key", "save_plan", "save_result", "store_exists", "stored_result"]
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +107,56 @@ def content_hash(path: Path | None, text: bytes | None = None) -> str:
     return digest.hexdigest()
 
 
+class StreamHash:
+    """:func:`content_hash` of bytes handed over in order as something else reads them (a plain log's
+    scan), so the file is not read a second time for its key.  A thread hashes them (blake3 releases the
+    GIL) beside the reader; at most ``depth`` pieces wait for it."""
+
+    def __init__(self, depth: int = 4) -> None:
+        from blake3 import blake3
+
+        self._digest = blake3()
+        self._pieces: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._run, name="content-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (piece := self._pieces.get()) is not None:
+            self._digest.update(piece)
+
+    def update(self, piece: bytes) -> None:
+        self._pieces.put(piece)
+
+    def hexdigest(self) -> str:
+        """The hash of every piece handed over; no more may follow."""
+        self._pieces.put(None)
+        self._thread.join()
+        return str(self._digest.hexdigest())
+
+
+def stored_result(settings: Settings, options: str, signature: FileSignature | None,
+                  key_for: Callable[[], str] | None) -> tuple[str | None, str | None]:
+    """(stored result JSON, content hash) in one open of the store: the result recorded for a file with exactly
+    this signature; else, when ``key_for`` is given, the one for the content hash it computes (only then, so an
+    unchanged file is not even hashed).  The hash is None when it was not computed."""
+    with connect(settings, MIGRATIONS) as con:
+        if signature is not None:
+            row = con.execute(
+                "SELECT r.result_json FROM file_signatures s JOIN diagnosis_results r ON r.content_hash = s.content_hash "
+                "WHERE s.path = ? AND s.size = ? AND s.mtime_ns = ? AND s.inode = ? AND r.options = ?",
+                [*signature, options],
+            ).fetchone()
+            if row is not None:
+                return str(row[0]), None
+        if key_for is None:
+            return None, None
+        key = key_for()
+        row = con.execute(
+            "SELECT result_json FROM diagnosis_results WHERE content_hash = ? AND options = ?", [key, options]
+        ).fetchone()
+    return (None if row is None else str(row[0])), key
+
+
 def load_result(settings: Settings, key: str, options: str) -> str | None:
     """The stored result JSON for this content and these options, or None."""
     with connect(settings, MIGRATIONS) as con:
@@ -123,24 +179,37 @@ def _rows(key: str, options: str, source: str, findings: Iterable[DiagnosisFindi
 
 
 def save_result(settings: Settings, key: str, options: str, source: str, kind: str, result_json: str,
-                findings: list[DiagnosisFinding], signature: FileSignature | None = None) -> None:
+                findings: list[DiagnosisFinding], signature: FileSignature | None = None,
+                check_first: bool = False) -> str | None:
+    """Keep a result and its findings (the same content and options again replace their rows).
+
+    ``check_first``: a result already kept for this content and options is returned instead, and nothing
+    is written (the content was hashed beside its scan, so it was not looked up before)."""
     now = utc_naive(datetime.now(UTC))
     airflow = [f for f in findings if f.category.startswith("airflow_")]
     spark = [f for f in findings if not f.category.startswith("airflow_")]
     marks = ", ".join(["?"] * 13)
-    with connect(settings, MIGRATIONS) as con, transaction(con):
-        con.execute("DELETE FROM diagnosis_results WHERE content_hash = ? AND options = ?", [key, options])
-        con.execute("DELETE FROM spark_errors WHERE content_hash = ? AND options = ?", [key, options])
-        con.execute("DELETE FROM airflow_failures WHERE content_hash = ? AND options = ?", [key, options])
-        con.execute("INSERT INTO diagnosis_results VALUES (?, ?, ?, ?, ?, ?)", [key, options, source, kind, result_json, now])
-        if spark:
-            con.executemany(f"INSERT INTO spark_errors VALUES ({marks})", _rows(key, options, source, spark, now))
-        if airflow:
-            con.executemany(f"INSERT INTO airflow_failures VALUES ({marks})", _rows(key, options, source, airflow, now))
-        if signature is not None:
-            con.execute("DELETE FROM file_signatures WHERE path = ?", [signature[0]])
-            con.execute("INSERT INTO file_signatures VALUES (?, ?, ?, ?, ?, ?)", [*signature, key, now])
+    with connect(settings, MIGRATIONS) as con:
+        if check_first:
+            row = con.execute(
+                "SELECT result_json FROM diagnosis_results WHERE content_hash = ? AND options = ?", [key, options]
+            ).fetchone()
+            if row is not None:
+                return str(row[0])
+        with transaction(con):
+            con.execute("DELETE FROM diagnosis_results WHERE content_hash = ? AND options = ?", [key, options])
+            con.execute("DELETE FROM spark_errors WHERE content_hash = ? AND options = ?", [key, options])
+            con.execute("DELETE FROM airflow_failures WHERE content_hash = ? AND options = ?", [key, options])
+            con.execute("INSERT INTO diagnosis_results VALUES (?, ?, ?, ?, ?, ?)", [key, options, source, kind, result_json, now])
+            if spark:
+                con.executemany(f"INSERT INTO spark_errors VALUES ({marks})", _rows(key, options, source, spark, now))
+            if airflow:
+                con.executemany(f"INSERT INTO airflow_failures VALUES ({marks})", _rows(key, options, source, airflow, now))
+            if signature is not None:
+                con.execute("DELETE FROM file_signatures WHERE path = ?", [signature[0]])
+                con.execute("INSERT INTO file_signatures VALUES (?, ?, ?, ?, ?, ?)", [*signature, key, now])
     log.debug("stored diagnosis of %s (%s findings)", source, len(findings))
+    return None
 
 
 def save_plan(settings: Settings, key: str, source: str | None, form: str, headline: str, result_json: str,

@@ -57,17 +57,20 @@ def _task_failure_finding(failure: Any, path: Path, sizing: Sizing | None) -> tu
     registry = signatures()
     said = f"{failure.error_class}: {failure.message}" if failure.error_class else failure.message
     hit = registry.match(said, wrappers=False)
-    signature = hit[0] if hit and hit[0].category in (failure.category, "executor_oom") else None
+    # A generic task failure takes the category of any signature its message matches (a query's error class, say).
+    signature = hit[0] if hit and (hit[0].category in (failure.category, "executor_oom")
+                                   or failure.category == "task_failure") else None
     if signature is None and failure.reason in _KILLED_OR_UNCOMMITTED:
         signature = registry.by_id("OTHER_TASK")
     evidence = [_failure_evidence(path, failure, said)]
     counted = (f"{failure.count} task failure(s) ({failure.reason}) in stage(s) "
                f"{', '.join(map(str, failure.stage_ids[:IDS_KEPT]))}: {_python_first(said)}")
     if signature is not None:
+        category = signature.category if failure.category == "task_failure" else failure.category
         return signature.priority, DiagnosisFinding(
-            category=failure.category, rule_id=signature.id, severity=signature.severity, title=signature.title,
+            category=category, rule_id=signature.id, severity=signature.severity, title=signature.title,
             root_cause=f"{signature.root_cause} {counted}", evidence=evidence,
-            fix=signature_fix(signature, failure.category, {}, sizing))
+            fix=signature_fix(signature, category, {}, sizing))
     if failure.reason == "ExceptionFailure":
         rule = registry.fallback("TASK_EXCEPTION")
         return rule.priority, DiagnosisFinding(
@@ -164,7 +167,9 @@ def _failed_sql_findings(analysis: Any, path: Path, covered: set[str], start: in
         if not sql.error:
             continue
         hit = registry.match(sql.error, wrappers=False)
-        category = hit[0].category if hit else "query_failed"
+        # An error on the execution's end event with no task failure quoted in it was raised in the driver.
+        on_driver = hit is not None and hit[0].driver_category is not None and "Lost task" not in sql.error
+        category = (hit[0].driver_category if on_driver else hit[0].category) if hit else "query_failed"
         if category in covered:
             continue
         covered.add(category)

@@ -59,6 +59,22 @@ def _what(stage: StageSummary) -> str:
     return f"stage {stage.stage_id} ({stage.name[:60]}, {_s(stage.duration_ms)})"
 
 
+_FUNNELS = ("Coalesce", "SinglePartition", "Window", "TakeOrderedAndProject")
+"""Plan operators that can leave a stage with one task: named when a one-task stage's query has them."""
+
+
+def _funnelling_operators(analysis: EventLogAnalysis) -> dict[int, list[str]]:
+    """Stage id -> the funnelling operators in the plan of the SQL execution its job ran for."""
+    plans = {sql.execution_id: sql.plan for sql in analysis.sql}
+    found: dict[int, list[str]] = {}
+    for job in analysis.jobs:
+        plan = plans.get(job.sql_execution_id) if job.sql_execution_id is not None else None
+        named = [op for op in _FUNNELS if plan and op in plan]
+        for stage_id in job.stage_ids if named else ():
+            found[stage_id] = named
+    return found
+
+
 def _others(count: int) -> str:
     return f"; {count} more stage(s) show the same" if count else ""
 
@@ -87,10 +103,13 @@ def slow_stage_findings(analysis: EventLogAnalysis, th: EventLogThresholds) -> l
         f"{_what(s)}: its longest task ran {_s(s.task_time_max_ms)}, {s.task_skew:.1f}x the median task "
         f"({_s(s.task_time_median_ms)}), without reading more data than its peers: a slow node, call or record, "
         "not data skew"))
-    single = [s for s in stages if s.tasks == 1 and s.shuffle_read_bytes > 0]
+    funnels = _funnelling_operators(analysis)
+    single = [s for s in stages if s.tasks == 1 and (s.shuffle_read_bytes > 0 or funnels.get(s.stage_id))]
     worst("single_partition_exchange", "eventlog.slow.one-task", single, lambda s: s.duration_ms or 0, lambda s: (
-        f"{_what(s)} ran in a single task that read all {_size(s.shuffle_read_bytes)} of its shuffle input: "
-        "everything funnels through one partition (a window without PARTITION BY, a global sort or aggregate, "
+        f"{_what(s)} ran in a single task"
+        + (f" that read all {_size(s.shuffle_read_bytes)} of its shuffle input" if s.shuffle_read_bytes else "")
+        + (f" under {', '.join(funnels[s.stage_id])} in its query's plan" if funnels.get(s.stage_id) else "")
+        + ": everything funnels through one partition (a window without PARTITION BY, a global sort or aggregate, "
         "coalesce(1) or repartition(1))"))
     gc = [s for s in stages if s.gc_share is not None and s.gc_share >= th.slow_gc_share.value]
     worst("gc_pressure", "eventlog.slow.gc", gc, lambda s: s.gc_share or 0.0, lambda s: (

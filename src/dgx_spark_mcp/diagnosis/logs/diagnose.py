@@ -17,7 +17,9 @@ it failed of, and evidence points at events (file, line, stage, task and job ids
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -52,7 +54,10 @@ log = logging.getLogger(__name__)
 RESULT_VERSION = 4
 """Part of the store key: bump it when the analysis changes, so old stored results are not served."""
 HASH_BESIDE_SCAN_BYTES = 64 * 1024**2
-"""From this size a plain log is hashed for the context store while it is scanned, not before."""
+"""From this size a file is hashed for the context store beside its scan, and looked up by that hash after
+it; below it, when there is a store to look in, the hash is taken first, so that a copy of a log under
+another name is answered without a scan.  With no store file there is nothing to look up: every log is
+hashed beside its scan (a plain one from the scan's own reads)."""
 
 
 def _served(stored: str, label: str, pasted: bool = False) -> DiagnoseResult:
@@ -109,6 +114,11 @@ def _read_text_log(given: LogInput, log_kind: LogKind, scan: ParallelScan[Prepar
         )
     ranked = [(g.priority, g.first_line, group_finding(g, grouped.template(g), source, sizing))
               for g in grouped.groups.values()]
+    if log_kind is LogKind.SPARK_DRIVER:
+        from .slow_runs import driver_log_findings
+
+        extra = driver_log_findings(given.path, given.data, source, (f.category for _, _, f in ranked))
+        ranked += [(priority, len(ranked) + i, finding) for i, (priority, finding) in enumerate(extra)]
     if grouped.dropped:
         notes.append(f"{grouped.dropped} occurrence(s) of further distinct messages were counted but not grouped "
                      f"(over {MAX_GROUPS} groups)")
@@ -156,28 +166,55 @@ def _full_diagnosis(
     # An unchanged file (same path, size, modification time and inode as when it was last hashed) is
     # answered from the store before it is read: hashing a big log is itself a pass over it.
     signature = context_store.file_signature(given.path) if given.reader is not None and given.path else None
-    known = _known_hash(settings, signature) if signature else None
-    if known is not None:
-        stored = _load_stored(settings, known, options)
+    big = given.reader is not None and given.reader.stats.compressed_bytes >= HASH_BESIDE_SCAN_BYTES
+    key: str | None = None
+    if context_store.store_exists(settings):  # no store file, nothing kept: DuckDB is not even opened
+        # Small content is hashed too, inside the same open of the store, so a copy under another name is
+        # answered without a scan; a big file is hashed beside its scan instead.
+        stored, key = _look_up(settings, options, signature, None if big else partial(store_key, given))
         if stored is not None:
-            return _served(stored, given.label, pasted=False)
-
-    scan = _parallel_scan(given, log_kind)  # scans while this process hashes
-    hashing = None
-    if scan is None and given.reader is not None and given.reader.stats.compressed_bytes >= HASH_BESIDE_SCAN_BYTES:
-        # A big file is hashed in a thread while this one scans it (blake3 releases the GIL):
-        # the first answer costs max(hash, scan) instead of their sum; a repeated one is
-        # recognised after the scan instead of before it.
-        hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="content-hash")
-        pending = hashing.submit(store_key, given)
-    else:
-        key = store_key(given)
-        stored = _load_stored(settings, key, options)
-        if stored is not None:
-            if scan is not None:
-                scan.cancel()
             return _served(stored, given.label, pasted=given.path is None)
 
+    scan = _parallel_scan(given, log_kind)  # scans while this process hashes
+    looked_up = key is not None
+    hashed: Callable[[], str] | None = None
+    if key is None and scan is not None:
+        key = store_key(given)
+        looked_up = context_store.store_exists(settings)
+        stored = _load_stored(settings, key, options) if looked_up else None
+        if stored is not None:
+            scan.cancel()
+            return _served(stored, given.label, pasted=given.path is None)
+    elif key is None:
+        hashed = _hash_beside_scan(given, log_kind, big)
+    try:
+        result, findings, key = _diagnosis(given, settings, log_kind, detected, scan, hardware, limit, key, hashed)
+    except BaseException:
+        if hashed is not None:
+            with suppress(Exception):
+                hashed()  # let the hashing thread end
+        raise
+    if signature is not None and context_store.file_signature(given.path) != signature:  # type: ignore[arg-type]
+        signature = None  # the file changed while it was read (a log still being written): its hash is no key for it
+    try:
+        # Content hashed beside its scan was not looked up: a result kept for it meanwhile (or under another
+        # name) is what the store answers, as a lookup before the scan would have.
+        stored = context_store.save_result(settings, key, options, given.label, log_kind.value, result.model_dump_json(),
+                                           findings, signature, check_first=not looked_up)
+        if stored is not None:
+            return _served(stored, given.label, pasted=given.path is None)
+    except CouldNotDoError as exc:
+        # The diagnosis stands without the store (as analyze_query_plan's does): only the instant repeat is lost.
+        log.warning("diagnosis of %s not kept in the context store: %s", given.label, exc)
+        result.notes.append(f"the result could not be kept in the context store ({exc}); asking again will diagnose anew")
+    return result
+
+
+def _diagnosis(given: LogInput, settings: Settings, log_kind: LogKind, detected: bool,
+               scan: ParallelScan[Prepared] | None, hardware: str | dict[str, Any] | None, limit: int, key: str | None,
+               hashed: Callable[[], str] | None) -> tuple[DiagnoseResult, list[DiagnosisFinding], str]:
+    """The log read and diagnosed: the result, all its findings and its content hash (``key``, or from
+    ``hashed`` once the log is read)."""
     sizing = hardware_sizing(hardware)
     notes: list[str] = []
     stats = ReadStats()
@@ -194,12 +231,9 @@ def _full_diagnosis(
                                 log_complete=reading.stream_complete and analysis.app.complete)
     else:
         findings, unreadable, codec, bytes_read = _read_text_log(given, log_kind, scan, sizing, stats, notes)
-    if hashing is not None:
-        key = pending.result()
-        hashing.shutdown()
-        stored = _load_stored(settings, key, options)
-        if stored is not None:
-            return _served(stored, given.label, pasted=given.path is None)
+    if hashed is not None:
+        key = hashed()
+    assert key is not None
     notes += _reading_notes(stats, unreadable, bytes_read, sizing)
     if not any(SEVERITY_ORDER[f.severity] <= SEVERITY_ORDER["warning"] for f in findings):
         notes.append(_quiet_note(unreadable))
@@ -213,27 +247,41 @@ def _full_diagnosis(
         more=(f"{len(findings) - limit} more finding(s): call again with limit={min(MAX_LIMIT, len(findings))}"
               if len(findings) > limit else None),
     )
-    if signature is not None and context_store.file_signature(given.path) != signature:  # type: ignore[arg-type]
-        signature = None  # the file changed while it was read (a log still being written): its hash is no key for it
-    try:
-        context_store.save_result(settings, key, options, given.label, log_kind.value, result.model_dump_json(), findings,
-                                  signature)
-    except CouldNotDoError as exc:
-        # The diagnosis stands without the store (as analyze_query_plan's does): only the instant repeat is lost.
-        log.warning("diagnosis of %s not kept in the context store: %s", given.label, exc)
-        result.notes.append(f"the result could not be kept in the context store ({exc}); asking again will diagnose anew")
-    return result
+    return result, findings, key
 
 
-def _known_hash(settings: Settings, signature: Any) -> str | None:
-    """The content hash recorded for this file signature, or None (also when the store cannot be read)."""
+def _look_up(settings: Settings, options: str, signature: Any,
+             key_for: Callable[[], str] | None) -> tuple[str | None, str | None]:
+    """(stored result, content hash) from one open of the store (:func:`.context_store.stored_result`); no
+    result, also when the store cannot be read: the log is then diagnosed anew."""
     from .. import context_store
 
     try:
-        return context_store.hash_for_signature(settings, signature)
+        return context_store.stored_result(settings, options, signature, key_for)
     except CouldNotDoError as exc:
         log.warning("context store not readable, diagnosing anew: %s", exc)
-        return None
+        return None, None
+
+
+def _hash_beside_scan(given: LogInput, log_kind: LogKind, big: bool) -> Callable[[], str]:
+    """How the content hash is had once the log is scanned in this process.
+
+    A plain Spark/Airflow/text log is hashed from the scan's own reads, by a thread (blake3 releases the
+    GIL): no second pass over the file.  Any other big file is hashed by a thread reading it while this
+    one scans: the first answer costs max(hash, scan) instead of their sum.  The rest after the scan."""
+    from .. import context_store
+
+    reader = given.reader
+    if reader is not None and reader.stats.codec is Codec.PLAIN and log_kind is not LogKind.SPARK_EVENT_LOG:
+        stream = context_store.StreamHash()
+        reader.tap = stream.update
+        return stream.hexdigest
+    if big:
+        hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="content-hash")
+        pending = hashing.submit(store_key, given)
+        hashing.shutdown(wait=False)  # the thread ends with its one task
+        return pending.result
+    return partial(store_key, given)
 
 
 def _load_stored(settings: Settings, key: str, options: str) -> str | None:

@@ -41,8 +41,9 @@ def guarded_patterns() -> tuple[re.Pattern[str], ...]:
 
 __all__ = ["MAX_GROUPS", "Group", "RecordGroups", "group_finding", "guarded_patterns"]
 
-_NAMED_BY_EXCEPTION = frozenset({"airflow_task_failed", "airflow_dag_import_error"})
-"""Findings whose rule only says that Python code failed: the exception it raised names the failure."""
+_NAMED_BY_EXCEPTION = frozenset({"airflow_task_failed", "airflow_dag_import_error", "airflow_task_timeout",
+                                 "airflow_sigterm"})
+"""Airflow findings whose traceback says more than the rule: the exception raised and where the user's code was."""
 MAX_GROUPS = 2_000
 """Distinct (signature, template) groups kept; further distinct messages are only counted."""
 MAX_OUTLINES = 8_192
@@ -155,6 +156,9 @@ class RecordGroups:
         self._miner: Any = None
         self._clusters: dict[str, int] = {}
         self._outlines: dict[int, Outline | object | None] = {}
+        self._sinks: dict[int | tuple[int, str], Group] = {}
+        """The group a shape's repeats (with digits in its cause: those with this cause text) were last counted
+        into by :meth:`_count`: the next ones are counted into it at once (see :meth:`_sink`)."""
 
     def _cluster(self, text: str) -> int:
         """The Drain3 cluster of a cause message: repeats that differ only in values share one.
@@ -171,6 +175,7 @@ class RecordGroups:
             cluster = int(self._miner.add_log_message(key)["cluster_id"])
             if len(self._clusters) >= 4 * MAX_GROUPS:
                 self._clusters.clear()  # bounded: messages that all differ (ids in them) stop being remembered
+                self._sinks.clear()  # they stood for clusters remembered here
             self._clusters[key] = cluster
         return cluster
 
@@ -181,6 +186,11 @@ class RecordGroups:
         """Classify and add what the reader handed out; a repeat of a shape classified before is counted
         from its outline, without being decoded (but for its cause's line) or classified again."""
         if type(item) is Repeat:
+            group = self._sinks.get(item.shape)
+            if group is not None:
+                group.occurrences += 1
+                group.last_line = item.line_no
+                return
             outline = self._outlines.get(item.shape, _UNKNOWN)
             if outline is None or (type(outline) is Outline and self._count(item, outline)):
                 return
@@ -192,18 +202,26 @@ class RecordGroups:
         if record.shape is not None and record.shape not in self._outlines:
             if len(self._outlines) >= MAX_OUTLINES:
                 self._outlines.clear()
+                self._sinks.clear()
             self._outlines[record.shape] = _outline(record, found)
 
     def _count(self, repeat: Repeat, outline: Outline) -> bool:
         """What :meth:`add` does with a record of a known group: False when the repeat needs more
         (a group not made yet, a wrapper the group has not quoted yet), which :meth:`add` then does."""
         # Drain3 sees the same messages in the same order as when every record was classified.
+        sink: int | tuple[int, str] = repeat.shape
         if self.airflow and outline.signature:
             cluster = 0
         elif outline.key is not None:
             cluster = self._cluster_of(outline.key)
         else:
-            cluster = self._cluster(repeat.kept(outline.line)[outline.start : outline.end])
+            text = repeat.kept(outline.line)[outline.start : outline.end]
+            sink = (repeat.shape, text)
+            if (group := self._sinks.get(sink)) is not None:
+                group.occurrences += 1
+                group.last_line = repeat.line_no
+                return True
+            cluster = self._cluster(text)
         group = self.groups.get((outline.rule_id, outline.category, cluster))
         if group is None:
             if len(self.groups) >= MAX_GROUPS:
@@ -216,7 +234,17 @@ class RecordGroups:
         group.last_line = repeat.line_no
         if outline.severity != group.severity and outline.rank < SEVERITY_ORDER[group.severity]:
             group.severity = outline.severity
+        self._sink(sink, group)
         return True
+
+    def _sink(self, sink: int | tuple[int, str], group: Group) -> None:
+        """Count the next repeats of ``sink`` into ``group`` with no more ado: what :meth:`_count` just did
+        holds for them as long as the clusters remembered here do (the sinks go when those are forgotten).
+        The group stays (groups are only added to while reading), its wrappers only grow, and its severity,
+        now at least the outline's, only rises; so their cluster, group, wrapper and severity checks pass alike."""
+        if len(self._sinks) >= MAX_OUTLINES:
+            self._sinks.clear()
+        self._sinks[sink] = group
 
     def add(self, record: Record, found: Classified | None) -> None:
         if found is None:

@@ -120,11 +120,18 @@ def _full_partition_scan(rule: PlanRule, plan: ParsedPlan) -> list[Hit]:
     return _each([n for n in plan.nodes if n.scan is not None and n.scan.partitioned and not n.scan.partition_filters])
 
 
+_ONE = re.compile(r"(?:Arguments: )?1")
+
+
 def _single_partition_exchange(rule: PlanRule, plan: ParsedPlan) -> list[Hit]:
-    """``Exchange SinglePartition`` that moves whole rows; a final global aggregate over partial results is fine."""
+    """``Exchange SinglePartition`` that moves whole rows (a final global aggregate over partial results is fine), and
+    ``Coalesce 1``."""
     index = {n.id: n for n in plan.nodes}
     hits = []
     for node in plan.nodes:
+        if node.operator == "Coalesce" and _ONE.fullmatch(" ".join(node.full_text().split()[1:])):
+            hits.append([node])  # coalesce(1): no shuffle, but every upstream operator of the stage runs in one task
+            continue
         if node.exchange is None or node.exchange.partitioning != "single":
             continue
         below = [index[c] for c in node.children if c in index]

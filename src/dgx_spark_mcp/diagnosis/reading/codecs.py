@@ -298,12 +298,18 @@ class LogLines:
         self.stats = DecodeStats(codec=detect_codec(path, head), compressed_bytes=path.stat().st_size)
         self.unterminated_last_line = False
         self.oversized_lines = 0
+        self.tap: Callable[[bytes], None] | None = None
+        """Handed every piece of a plain file as it is read (its bytes as stored, in order): the context
+        store's hash is taken from the scan's own reads instead of a second pass over the file."""
 
     def chunks(self) -> Iterator[bytes]:
         """The decompressed bytes in pieces of the decoder's size."""
+        tap = self.tap if self.stats.codec is Codec.PLAIN else None
         with open(self.path, "rb", buffering=1 << 20) as f:
             for chunk in _DECODERS[self.stats.codec](f, self.stats):
                 self.stats.decompressed_bytes += len(chunk)
+                if tap is not None:
+                    tap(chunk)
                 yield chunk
         if not self.stats.complete:
             log.info("%s: %s", self.path, self.stats.problem)

@@ -27,9 +27,13 @@ def read_head(blocks: Any) -> list[bytes]:
     """The first HEAD_LINES lines of the blocks, as bytes."""
     lines: list[bytes] = []
     for buf, start, end in blocks:
-        lines.extend(buf[start:end].split(b"\n"))
-        if len(lines) >= HEAD_LINES:
+        # Split no further than needed: a block is 4 MiB, some 40,000 lines of which 300 are wanted.
+        wanted = HEAD_LINES - len(lines)
+        pieces = buf[start:end].split(b"\n", wanted)
+        if len(pieces) > wanted:
+            lines.extend(pieces[:wanted])  # the last piece is the rest of the block
             break
+        lines.extend(pieces)
     return lines[:HEAD_LINES]
 
 

@@ -8,11 +8,12 @@ are kept (bounded), so the Caused-by chain can be followed to its innermost caus
 Speed: most lines of a big Spark log are INFO chatter that no signature can match.  For Spark
 and plain-text logs the reader does not look at them one by one: it scans each decoded block
 with Aho-Corasick for the anchors (``ERROR``, ``Exception``, ``Error`` and the literal anchors
-each signature declares) and counts the newlines in between, so only the lines around a hit are
-decoded and parsed in Python.  Every failure marker of the signatures sits on a line with one of
-the anchors, or inside the stack trace of such a line (a registry test holds every signature's
-examples to that).  Airflow logs are small and carry signals
-on INFO lines (return codes, upstream_failed), so they are read line by line.
+each signature declares; more for a plain-text log: :mod:`.anchors`, which also searches the
+blocks ahead of the reader in threads) and counts the newlines in between, so only the lines
+around a hit are decoded and parsed in Python.  Every failure marker of the signatures sits on a
+line with one of the anchors, or inside the stack trace of such a line (a registry test holds
+every signature's examples to that).  Airflow logs are small and carry signals on INFO lines
+(return codes, upstream_failed), so they are read line by line.
 
 Inside a Spark record, one regex search finds where the next record starts, and the lines in
 between are decoded and split at once (an error-heavy log is mostly stack traces).  A record
@@ -27,18 +28,18 @@ from the first one's classification (:mod:`.shapes` says why that gives the same
 
 Big plain logs on machines with 4 or more CPUs are scanned in parallel (:mod:`.parallel`).
 
-Memory is bounded by the decoder's block, the longest line, the kept lines of one record and
-(in parallel) the queued chunks.  Bytes that are not UTF-8 are replaced (U+FFFD) in the lines
-decoded, and counted; a record remembers which of its kept lines had them.
+Memory is bounded by the decoder's blocks (a few searched ahead: :data:`.anchors.AHEAD`), the
+longest line, the kept lines of one record and (in parallel) the queued chunks.  Bytes that are
+not UTF-8 are replaced (U+FFFD) in the lines decoded, and counted; a record remembers which of its
+kept lines had them.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from functools import cache
-from typing import Any
 
+from .anchors import GENERIC_ANCHORS, anchors, searched
 from .logkind import LogKind, ParsedLine, parse_airflow, parse_airflow3, parse_log4j
 from .record import (
     _PYTHON_ERROR,
@@ -54,36 +55,6 @@ __all__ = ["GENERIC_ANCHORS", "ReadStats", "Record", "Repeat", "anchors", "read_
 UNCAUGHT = 'Exception in thread "'
 """How the JVM's default handler prints an uncaught exception, on stderr, without a log4j prefix."""
 _UNCAUGHT = UNCAUGHT.encode()
-
-GENERIC_ANCHORS = ("ERROR", "Exception", "Error")
-"""Every error worth reading names one of these.  WARN is not one: the WARN lines that matter
-(a lost executor, a YARN kill) carry their signature's own anchors, and the rest is noise.  FATAL
-is not one either: Spark does not log at FATAL, and a FATAL line that matters names an Exception
-or Error anyway."""
-
-
-@cache
-def anchors() -> tuple[str, ...]:
-    """The generic anchors and every Spark signature's (``anchors`` in data/log-signatures.json).
-
-    Airflow signatures need none: Airflow logs are read line by line.  Kept under 64 patterns,
-    the most the library's SIMD prefilter takes.
-    """
-    from ..findings.signatures import spark_signatures
-
-    return tuple(sorted({*GENERIC_ANCHORS, *(a for s in spark_signatures() for a in s.anchors)}))
-
-
-@cache
-def _anchor_search() -> Any:
-    """One Aho-Corasick pass finds every anchor: about 8 GB/s here against 0.5 GB/s for one
-    ``bytes.find`` pass per anchor, which made the reader a tenth of grep's speed."""
-    import ahocorasick_rs
-
-    # Leftmost-first semantics let the library use its SIMD (Teddy) prefilter: 2+ GB/s with
-    # dozens of anchors, against 0.6 GB/s for the standard semantics.
-    return ahocorasick_rs.BytesAhoCorasick([a.encode() for a in anchors()], matchkind=ahocorasick_rs.MatchKind.LeftmostFirst)
-
 
 class _Newlines:
     """Counts newlines between offsets of a block: the whole file between anchors is counted for
@@ -101,6 +72,7 @@ class _Newlines:
         return int(numpy.count_nonzero(numpy.frombuffer(buf, numpy.uint8, count=end - start, offset=start) == 10))
 
 
+_VECTORISED = _Newlines.MIN_VECTORISED
 _PROGRESS = re.compile(r"\[Stage \d+:[=> ]*\(\d+ \+ \d+\)(?: / \d+)?\]")
 _RECORD_START = re.compile(rb"(?:\d{2}/\d{2}/\d{2}|\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}:\d{2}")
 _FRAME_RUN = re.compile(rb"(?:[\t ]+at [^\r\n]*\n)+")
@@ -254,7 +226,8 @@ class _Scanner:
             pos = stop + 1
         return pos, False
 
-    def feed(self, buf: bytes, start: int, end: int) -> Iterator[Record | Repeat]:
+    def feed(self, buf: bytes, start: int, end: int, hits: list[int]) -> Iterator[Record | Repeat]:
+        """The records of the block ``buf[start:end]``, whose anchors are at ``hits`` (:func:`.anchors.searched`)."""
         pos = start
         if self.open is not None:
             pos, closed = self._continue(buf, pos, end, self.open)
@@ -262,34 +235,35 @@ class _Scanner:
                 return
             yield self.open
             self.open = None
-        window = memoryview(buf)[pos:end]
-        hits = [pos + at for _, at, _ in _anchor_search().find_matches_as_indexes(window)]
-        window.release()
         shapes = self.shapes
+        line_no = self.line_no  # a local while repeats are counted; the attribute for the methods that read it
         for hit in hits:
             if hit < pos:
                 continue  # inside a record already read
-            line_start = max(pos, buf.rfind(b"\n", pos, hit) + 1)
+            line_start = (buf.rfind(b"\n", pos, hit) + 1) or pos  # rfind gives -1 or an offset >= pos
             # Between two records of an error-heavy log: counted here, without the call.
-            self.line_no += (buf.count(b"\n", pos, line_start) if line_start - pos < _Newlines.MIN_VECTORISED
-                             else _Newlines.between(buf, pos, line_start))
+            line_no += (buf.count(b"\n", pos, line_start) if line_start - pos < _VECTORISED
+                        else _Newlines.between(buf, pos, line_start))
             nl = buf.find(b"\n", line_start, end)
-            shaped = shapes.find(buf, line_start, nl, end, self.line_no + 1) if shapes is not None and nl >= 0 else None
+            shaped = shapes.find(buf, line_start, nl, end, line_no + 1) if shapes is not None and nl >= 0 else None
             if type(shaped) is Repeat:
-                self.line_no += shaped.lines
+                line_no += shaped.lines
                 pos = shaped.stop + 1
                 yield shaped
                 continue
             stop = end if nl < 0 else nl
+            self.line_no = line_no
             record = self._header(buf[line_start:stop])
             self.line_no += 1
             pos, closed = self._continue(buf, stop + 1, end, record)
+            line_no = self.line_no
             if not closed:
                 self.open = record
                 return
             if shaped is not None and shapes is not None:
                 shapes.settle(shaped, record)  # type: ignore[arg-type]
             yield record
+        self.line_no = line_no
         if pos < end:
             self.line_no += _Newlines.between(buf, pos, end)
             if buf[end - 1 : end] != b"\n":
@@ -372,8 +346,8 @@ def read_records(blocks: Iterable[tuple[bytes, int, int]], mode: LogKind, stats:
         yield from _airflow_records(blocks, mode, stats)
         return
     scanner = _Scanner(mode, stats)
-    for buf, start, end in blocks:
-        yield from scanner.feed(buf, start, end)  # type: ignore[misc]
+    for buf, start, end, hits in searched(blocks, mode):
+        yield from scanner.feed(buf, start, end, hits)  # type: ignore[misc]
     yield from scanner.finish()
 
 
@@ -385,6 +359,6 @@ def read_shaped(blocks: Iterable[tuple[bytes, int, int]], mode: LogKind, stats: 
         yield from _airflow_records(blocks, mode, stats)
         return
     scanner = _Scanner(mode, stats, ShapeTable(_NEXT_RECORD, guarded))
-    for buf, start, end in blocks:
-        yield from scanner.feed(buf, start, end)
+    for buf, start, end, hits in searched(blocks, mode):
+        yield from scanner.feed(buf, start, end, hits)
     yield from scanner.finish()

@@ -27,7 +27,7 @@ from typing import Any
 from .logkind import parse_log4j
 from .record import MAX_LINE_CHARS, MAX_RECORD_LINES, Record
 
-__all__ = ["MASK", "Repeat", "ShapeTable", "clean_record", "digit_triggers"]
+__all__ = ["MASK", "Repeat", "ShapeTable", "clean_record", "digit_triggers", "required_literals"]
 
 MASK = bytes.maketrans(b"123456789", b"000000000")
 """Every ASCII digit to 0: UTF-8 never uses those bytes inside a multi-byte character, so a masked
@@ -269,6 +269,19 @@ def _required(items: Iterable[tuple[Any, Any]], c: Any) -> frozenset[str] | None
         if _shortest(found) > _shortest(best):
             best = found
     return best
+
+
+def required_literals(pattern: str) -> frozenset[str] | None:
+    """Literals one of which every match of ``pattern`` holds, byte for byte (an alternation gives one per
+    branch); None when there are none to tell (it ignores case, or has no plain text it needs)."""
+    try:
+        parser, c = _parser()
+        compiled = re.compile(pattern)
+        if compiled.flags & re.IGNORECASE:
+            return None
+        return _required(parser.parse(pattern, compiled.flags), c)
+    except Exception:  # noqa: BLE001 - a regex internals change: no literals, the caller's anchors only
+        return None
 
 
 @cache
