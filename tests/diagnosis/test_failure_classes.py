@@ -258,3 +258,40 @@ def test_driver_log_task_lines_tell_skew_from_a_straggler() -> None:
     assert "stage 4" in found[0][1] and "121.6 MiB" in found[0][1]
     assert "stage 2" in found[1][1] and "12.8 s" in found[1][1]
     assert slow_stages(task_times([healthy.encode()]), **options) == []  # type: ignore[arg-type]
+
+
+def _exchange_chain(count: int) -> str:
+    lines = ["== Physical Plan ==", f"*({count + 1}) Project [k#0]"]
+    for n in range(count):
+        pad = "   " * n
+        lines.append(f"{pad}+- Exchange hashpartitioning(k{n}#{n}, 200), ENSURE_REQUIREMENTS, [plan_id={n}]")
+        lines.append(f"{pad}   +- *({count - n}) Project [k#0 AS k{n}#{n}]")
+    lines.append(f"{'   ' * count}   +- *(1) Range (0, 100, step=1, splits=2)")
+    return "\n".join(lines)
+
+
+def test_many_exchanges_is_information_until_the_query_reshuffles_again_and_again(settings: Settings) -> None:
+    from dgx_spark_mcp.diagnosis.plans.analysis import analyze_query_plan
+
+    def severity(count: int) -> str | None:
+        found = {f.category: f.severity for f in analyze_query_plan(_exchange_chain(count), settings).findings}
+        return found.get("many_exchanges")
+
+    assert (severity(8), severity(15), severity(30)) == (None, "info", "warning")
+
+
+def test_rapids_fallbacks_are_one_finding_naming_each_operator_and_reason(tmp_path: Path, settings: Settings) -> None:
+    text = (
+        "25/01/03 03:18:35 WARN GpuOverrides:\n"
+        "  !Exec <ShuffleExchangeExec> cannot run on GPU because Columnar exchange without columnar children is inefficient\n"
+        "    !Exec <ObjectHashAggregateExec> cannot run on GPU because not all expressions can be replaced\n"
+        "      ! <StringIndexerAggregator> stringindexeraggregator(input[0, string, true]) cannot run on GPU because "
+        "GPU does not currently support the operator class StringIndexerAggregator\n"
+        "  *Exec <ProjectExec> will run on GPU\n"
+    )
+    result = _diagnose(tmp_path, settings, "explain.log", text)
+    fallbacks = [f for f in result.findings if f.category == "cpu_fallback"]
+    assert len(fallbacks) == 1
+    for name in ("ShuffleExchangeExec", "ObjectHashAggregateExec", "StringIndexerAggregator", "not all expressions"):
+        assert name in fallbacks[0].root_cause
+    assert "ProjectExec" not in fallbacks[0].root_cause

@@ -119,6 +119,8 @@ class Group:
     """Lines of the first record whose bytes were not UTF-8."""
     related: list[Evidence] = field(default_factory=list)
     """Other records that logged the same error (an ERROR line before the driver died of it)."""
+    also: tuple[tuple[int, str], ...] = ()
+    """More lines of the first record the finding quotes: the other operators of a RAPIDS explain block."""
     failure: PythonFailure | None = None
     """An Airflow task's Python exception: its type and message, its causes and the user's own frame."""
 
@@ -279,6 +281,7 @@ class RecordGroups:
             wrappers=wrappers, cluster_id=cluster, severity=severity,
             fallback=found.fallback, outer=found.outer, replaced=frozenset(record.replaced),
             failure=python_failure(record.line_numbers, record.lines) if found.category in _NAMED_BY_EXCEPTION else None,
+            also=_fallback_lines(record) if found.category == "cpu_fallback" else (),
         )
 
     def fold_into_driver_exceptions(self, source: str | None) -> None:
@@ -302,6 +305,12 @@ class RecordGroups:
             return None
         cluster = self._miner.drain.id_to_cluster.get(group.cluster_id)
         return cluster.get_template() if cluster is not None else None
+
+
+def _fallback_lines(record: Record) -> tuple[tuple[int, str], ...]:
+    """A RAPIDS explain block's lines that name an operator or expression staying on the CPU (the block is one record)."""
+    return tuple((n, text.strip()) for n, text in zip(record.line_numbers, record.lines, strict=True)
+                 if "cannot run on GPU" in text)
 
 
 def _replaced_note(numbers: list[int], replaced: frozenset[int]) -> str | None:
@@ -331,6 +340,10 @@ def group_finding(group: Group, template: str | None, source: str | None, sizing
     for n, text in [item for item in (group.outer, group.cause) if item is not None]:
         # A line quoted already (the exception in the header, or the outer one being the innermost) is not repeated.
         if not any(n == m and text in quoted for m, quoted in zip(numbers, lines, strict=True)):
+            lines.append(text)
+            numbers.append(n)
+    for n, text in group.also:
+        if n not in numbers:
             lines.append(text)
             numbers.append(n)
     said = first_line(cause_text, 400)

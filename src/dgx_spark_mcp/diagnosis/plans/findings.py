@@ -54,6 +54,8 @@ class PlanRule(BaseModel):
         default_factory=list, description="Pushed predicates that prune nothing (no_pushed_filters), e.g. IsNotNull."
     )
     threshold: Threshold | None = None
+    warn_above: Threshold | None = Field(default=None, description="Counted rules: at or under this count the finding "
+                                         "is information, above it the rule's severity.")
     changes: list[ConfigChange] = Field(default_factory=list)
     examples: PlanExamples
 
@@ -214,8 +216,9 @@ def _finding(rule: PlanRule, hit: Hit, file: str | None, extra: list[str]) -> Di
         evidence[0].occurrences = len(hit)  # e.g. the partial and final halves of one aggregate
     if extra:
         evidence.append(Evidence(file=file, lines=extra[:EVIDENCE_NODES], occurrences=len(extra), role="context"))
+    severity = rule.severity if rule.warn_above is None or count > rule.warn_above.value else "info"
     return DiagnosisFinding(
-        category=rule.category, rule_id=rule.id, severity=rule.severity, title=rule.title, root_cause=why,
+        category=rule.category, rule_id=rule.id, severity=severity, title=rule.title, root_cause=why,
         evidence=evidence, fix=Fix(summary=rule.fix, changes=list(rule.changes)),
     )
 
