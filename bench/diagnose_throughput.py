@@ -10,7 +10,8 @@ and fetch-failure stack traces, Python UDF tracebacks and lost executors injecte
 - the baseline: ``grep -c -E 'Exception|ERROR'`` on the same file.
 
 Both read the file from the page cache (it was just written; a warm-up pass of each runs
-first).  Targets: ours at least half of grep's speed (ratio >= 0.5), peak RSS <= 300 MB.
+first).  Targets: ours at least half of grep's speed (ratio >= 0.5) on the sparse log, a quarter (0.25) on an
+error-heavy one (``--failure-every``: every trace is a record to classify), peak RSS <= 300 MB.
 
 ``--failure-every LINES`` makes an error-heavy log instead: a stack trace after every LINES
 lines of chatter (``--mib 100 --failure-every 40`` gives about 18,000 task exceptions), where
@@ -37,6 +38,7 @@ from pathlib import Path
 HEADER = "24/07/08 04:00:00 INFO CoarseGrainedExecutorBackend: Started daemon with process name: 4242@worker-1\n"
 """The executor log's first line: what tells its kind."""
 TARGET_SPEED_RATIO = 0.5
+TARGET_HEAVY_SPEED_RATIO = 0.25
 TARGET_PEAK_RSS_MB = 300
 INFO_TEMPLATES = (
     "{ts} INFO Executor: Running task {t}.0 in stage {s}.0 (TID {tid})",
@@ -208,10 +210,11 @@ def main() -> None:
         ours_mbs = size / 1e6 / statistics.median(ours_s)
         grep_mbs = size / 1e6 / statistics.median(grep_s)
         ratio, peak = ours_mbs / grep_mbs, max(rss)
+        target = TARGET_HEAVY_SPEED_RATIO if args.failure_every else TARGET_SPEED_RATIO
         headline = (
             f"diagnose_log on a generated {size / 1e6:,.0f} MB executor log ({injected['failures']:,} injected failures, "
             f"median of {args.runs}): {ours_mbs:,.0f} vs {grep_mbs:,.0f} MB/s for grep -c, {ratio:.2f}x "
-            f"(target >= {TARGET_SPEED_RATIO}x: {'met' if ratio >= TARGET_SPEED_RATIO else 'missed'}); "
+            f"(target >= {target}x: {'met' if ratio >= target else 'missed'}); "
             f"peak RSS {peak:.0f} MB (target <= {TARGET_PEAK_RSS_MB} MB: {'met' if peak <= TARGET_PEAK_RSS_MB else 'missed'})"
         )
         print(json.dumps({
@@ -220,7 +223,7 @@ def main() -> None:
             "injected_failures": injected["failures"], "findings": last["findings"], "grep_matching_lines": grep_hits,
             "ours_s_median": round(statistics.median(ours_s), 3), "grep_s_median": round(statistics.median(grep_s), 3),
             "ours_mb_per_s": round(ours_mbs, 1), "grep_mb_per_s": round(grep_mbs, 1),
-            "speed_ratio_vs_grep": round(ratio, 3), "target_speed_ratio": TARGET_SPEED_RATIO,
+            "speed_ratio_vs_grep": round(ratio, 3), "target_speed_ratio": target,
             "peak_rss_mb": peak, "own_peak_rss_mb": last["own_peak_rss_mb"],
             "workers_peak_rss_mb": last["workers_peak_rss_mb"], "target_peak_rss_mb": TARGET_PEAK_RSS_MB,
             "workers": args.workers, "failure_every": args.failure_every, "cpus": os.cpu_count(),
