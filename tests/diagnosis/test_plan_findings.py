@@ -7,6 +7,7 @@ import pytest
 from dgx_spark_mcp.diagnosis.findings.signatures import categories
 from dgx_spark_mcp.diagnosis.plans.findings import (
     MATCHERS,
+    PlanExamples,
     PlanRule,
     find_plan_issues,
     plan_rules,
@@ -19,7 +20,7 @@ CASES = [(rule, kind, i) for rule in RULES for kind, examples in (("fail", rule.
 
 
 def _example(rule: PlanRule, kind: str, i: int) -> str:
-    return (rule.examples.fail if kind == "fail" else rule.examples.passing)[i]
+    return PlanExamples.expanded((rule.examples.fail if kind == "fail" else rule.examples.passing)[i])
 
 
 @pytest.mark.parametrize(("rule", "kind", "i"), CASES, ids=lambda v: v.id if isinstance(v, PlanRule) else str(v))
@@ -36,7 +37,8 @@ def test_rule_flags_its_fail_examples_and_passes_its_pass_examples(rule: PlanRul
 
 
 def test_registry_covers_every_plan_category_once_with_a_matcher() -> None:
-    plan_categories = {c.name for c in categories().categories if c.group == "plan"}
+    # Plan categories, and large_task_binary: a plan's long IN list is what makes a task binary large.
+    plan_categories = {c.name for c in categories().categories if c.group == "plan"} | {"large_task_binary"}
     assert sorted(r.category for r in RULES) == sorted(plan_categories) == sorted(MATCHERS)
     assert len({r.id for r in RULES}) == len(RULES)
 
@@ -69,3 +71,28 @@ def test_partial_and_final_halves_of_an_aggregate_are_one_finding() -> None:
     rule = next(r for r in RULES if r.id == "OBJECT_HASH_AGGREGATE")
     found = find_plan_issues(parse_plan(rule.examples.fail[0]), rules=[rule])
     assert len(found) == 1 and found[0].evidence[0].occurrences == 2 and len(found[0].evidence) == 2
+
+
+def test_a_long_in_list_in_formatted_details_is_counted_before_the_details_are_cut() -> None:
+    plan = PlanExamples.expanded(
+        "== Physical Plan ==\n* Filter (2)\n+- * Range (1)\n\n\n(1) Range [codegen id : 1]\nOutput [1]: [id#0L]\n\n"
+        "(2) Filter [codegen id : 1]\nInput [1]: [id#0L]\nCondition : id#0L INSET <12000 values>\n")
+    found = find_plan_issues(parse_plan(plan), rules=[r for r in RULES if r.id == "LARGE_LITERAL_LIST"])
+    assert [f.category for f in found] == ["large_task_binary"]
+    assert "Filter (id 2:" in found[0].root_cause and "12,000 literal values" in found[0].root_cause
+    assert len(found[0].root_cause) < 1_000  # the list itself is not quoted
+
+
+def test_event_log_plans_get_their_in_list_sizes_from_the_details_the_outline_drops() -> None:
+    from dgx_spark_mcp.diagnosis.eventlogs.diagnose import _place_literals
+    from dgx_spark_mcp.diagnosis.eventlogs.listener import _inset_literals, plan_outline
+
+    text = PlanExamples.expanded(
+        "== Physical Plan ==\nAdaptiveSparkPlan (5)\n+- == Final Plan ==\n   ResultQueryStage (4)\n   +- * Filter (2)\n"
+        "      +- * Range (1)\n\n\n(1) Range\nOutput [1]: [id#0L]\n\n(2) Filter [codegen id : 1]\nInput [1]: [id#0L]\n"
+        "Condition : id#0L INSET <15000 values>\n")
+    literals = _inset_literals(text)
+    assert literals == {(2, "Filter"): 15000}
+    plan = parse_plan(plan_outline(text))
+    _place_literals(plan, literals)
+    assert [(n.operator, n.literals) for n in plan.nodes if n.literals] == [("Filter", 15000)]

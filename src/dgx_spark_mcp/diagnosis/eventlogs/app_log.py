@@ -90,6 +90,8 @@ class SqlRun:
     plan_nodes: int = 0
     gpu_plan_nodes: int = 0
     final_plan: bool = False
+    plan_literals: dict[tuple[int, str], int] = field(default_factory=dict)
+    """(operator id, name) -> literals of its longest INSET, from the formatted details the kept outline leaves out."""
 
 
 @dataclass(slots=True)

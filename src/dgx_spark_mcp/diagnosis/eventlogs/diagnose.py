@@ -262,6 +262,16 @@ def pasted_event_log_findings(data: bytes, settings: Settings,
     return findings, analysis, [note.replace(str(path), "<text>") for note in notes]
 
 
+def _place_literals(plan: Any, literals: dict[tuple[int, str], int]) -> None:
+    """Give the outline's nodes the INSET sizes read from the details it lacks: by operator id and name, else
+    (AQE renumbers the operators of its final plan) on the first operator of that name."""
+    for (node_id, name), count in literals.items():
+        node = next((n for n in plan.nodes if n.id == node_id and n.operator == name), None) or next(
+            (n for n in plan.nodes if n.operator == name), None)
+        if node is not None:
+            node.literals = max(node.literals, count)
+
+
 def _event_log_plan_findings(analysis: Any, path: Path, covered: set[str]) -> list[DiagnosisFinding]:
     """What the SQL executions' final plans show (a Python UDF, a cartesian product, ...), once per category.
 
@@ -279,6 +289,7 @@ def _event_log_plan_findings(analysis: Any, path: Path, covered: set[str]) -> li
             plan = parse_plan(sql.plan)
         except BadInputError:
             continue  # an operator tree cut short is not a plan to judge
+        _place_literals(plan, sql.inset_literals())
         for finding in find_plan_issues(plan, str(path)):
             if finding.category in covered:
                 continue

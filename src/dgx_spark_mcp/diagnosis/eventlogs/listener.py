@@ -9,6 +9,7 @@ is skipped whole.  Spark 2.x and 3.x/4.x field differences are absorbed here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -284,20 +285,40 @@ class AppLogListener:
             self.app.seen(end)
 
 
+_DETAILS_HEAD = re.compile(r"\((\d+)\) (\w+)")
+"""A formatted plan's details block opens with its operator: ``(2) Filter [codegen id : 1]``."""
+
+
 def plan_outline(text: str) -> str:
     """The operator tree of a physical plan: a formatted plan's per-node details (after the first
     blank line) are left out; the tree says what ran, and the analyze_query_plan tool reads the rest."""
     return text.split("\n\n", 1)[0].rstrip()
 
 
-def _read_plan(e: Event) -> tuple[str, int, int]:
-    """(plan outline, nodes, GPU nodes) of a SQL execution event."""
-    return plan_outline(text_field(e, "physicalPlanDescription") or ""), *_count_plan_nodes(e.get("sparkPlanInfo"))
+def _read_plan(e: Event) -> tuple[str, int, int, dict[tuple[int, str], int]]:
+    """(plan outline, nodes, GPU nodes, literals of long INSETs by operator id) of a SQL execution event."""
+    text = text_field(e, "physicalPlanDescription") or ""
+    return plan_outline(text), *_count_plan_nodes(e.get("sparkPlanInfo")), _inset_literals(text)
 
 
-def _set_plan(run: SqlRun, text: str, nodes: int, gpu_nodes: int) -> None:
+def _inset_literals(text: str) -> dict[tuple[int, str], int]:
+    """(operator id, name) -> literal values of its longest INSET, read from a formatted plan's per-node details
+    (``(2) Filter`` ... ``Condition : id#0L INSET 0, 10, ...``), which the kept outline leaves out."""
+    if "INSET" not in text:
+        return {}
+    from ..plans.operators import inset_literals
+
+    found = {}
+    for block in text.split("\n\n")[1:]:
+        head = block.lstrip("\n").split("\n", 1)[0]
+        if "INSET" in block and (node := _DETAILS_HEAD.match(head)):
+            found[(int(node.group(1)), node.group(2))] = inset_literals(block)
+    return found
+
+
+def _set_plan(run: SqlRun, text: str, nodes: int, gpu_nodes: int, literals: dict[tuple[int, str], int]) -> None:
     run.plan, run.plan_chars = text[:PLAN_CHARS_KEPT], len(text)
-    run.plan_nodes, run.gpu_plan_nodes = nodes, gpu_nodes
+    run.plan_nodes, run.gpu_plan_nodes, run.plan_literals = nodes, gpu_nodes, literals
     run.final_plan = "isFinalPlan=true" in text[:500]
 
 

@@ -237,6 +237,12 @@ class SqlSummary(BaseModel):
     plan_truncated: bool
     plan_nodes: int
     gpu_plan_nodes: int
+    _literals: dict[tuple[int, str], int] = PrivateAttr(default_factory=dict)
+
+    def inset_literals(self) -> dict[tuple[int, str], int]:
+        """(operator id, name) -> literal values of its longest INSET: counted when the event was read, from the per-node
+        details the kept outline leaves out (the plan rules judge a filter on a long IN list by it)."""
+        return self._literals
 
 
 class CriticalPath(BaseModel):

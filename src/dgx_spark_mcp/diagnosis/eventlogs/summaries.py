@@ -115,13 +115,15 @@ def job_summary(run: JobRun, last_seen: int | None) -> JobSummary:
 
 def sql_summary(run: SqlRun, jobs: Iterable[JobRun], last_seen: int | None) -> SqlSummary:
     status = "failed" if run.error else "succeeded" if run.end_ms else "running"
-    return SqlSummary(
+    summary = SqlSummary(
         execution_id=run.execution_id, description=run.description, status=status,
         duration_ms=_span(run.start_ms, run.end_ms or last_seen), error=run.error,
         job_ids=sorted(j.job_id for j in jobs if j.sql_execution_id == run.execution_id),
         plan=run.plan[:PLAN_CHARS_MAX], plan_truncated=run.plan_chars > PLAN_CHARS_MAX,
         plan_nodes=run.plan_nodes, gpu_plan_nodes=run.gpu_plan_nodes,
     )
+    summary._literals = run.plan_literals
+    return summary
 
 
 def _position(at: tuple[str, int] | None) -> EventPosition | None:

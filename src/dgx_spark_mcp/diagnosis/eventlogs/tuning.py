@@ -58,6 +58,8 @@ class EventLogThresholds(BaseModel):
     slow_task_stage_share: Sourced[float]
     slow_shuffle_skew_min_bytes: Sourced[int]
     slow_gc_share: Sourced[float]
+    slow_full_gc_count: Sourced[int]
+    slow_full_gc_heap_share: Sourced[float]
     slow_spill_disk_bytes: Sourced[int]
     slow_spill_memory_bytes: Sourced[int]
     skew_stage_share: Sourced[float]

@@ -115,9 +115,13 @@ def _driver_result_mib(plan: ExecutorPlan) -> int:
 
 
 def signature_fix(signature: Signature, category: str, groups: dict[str, str | None], sizing: Sizing | None) -> Fix:
-    """The signature's fix; its driver variant (prose and changes) when the error happened on the driver."""
+    """The signature's fix; its driver variant (prose and changes) when the error happened on the driver, its frames'
+    variant when the stack frames placed it elsewhere (:class:`..findings.signatures.FrameCategory`)."""
     on_driver = signature.driver_category is not None and category == signature.driver_category
     advice = signature.driver_changes if on_driver else signature.fix.changes
     summary = signature.driver_summary if on_driver and signature.driver_summary else signature.fix.summary
+    framed = signature.frame_category
+    if framed is not None and category == framed.category and category != signature.category:
+        advice, summary = framed.fix.changes, framed.fix.summary
     return Fix(summary=summary, changes=[_change(a, groups, sizing) for a in advice])
 

@@ -89,10 +89,21 @@ class Examples(_Strict):
     failing: list[str] = Field(min_length=1, description="Near misses it must not match.")
 
 
+class FrameCategory(_Strict):
+    """Another category when the record's kept stack frames show where the error was raised."""
+
+    frames: str = Field(description="Regex searched in the record's kept lines (its first frames); no digit in it, so "
+                        "records that differ only in digits classify alike.", pattern=r"^[^0-9]*$")
+    category: str
+    why: str
+    fix: SignatureFix
+
+
 class Signature(_Strict):
     id: str
     category: str
     driver_category: str | None = Field(default=None, description="Category when the error happened on the driver.")
+    frame_category: FrameCategory | None = Field(default=None, description="Category when the frames say more.")
     severity: Severity
     wrapper: bool = Field(default=False, description="Wraps another error: classified only when nothing inner matches.")
     priority: int = Field(description="Lower = more likely the root cause when several findings are made.")

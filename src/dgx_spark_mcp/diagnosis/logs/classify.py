@@ -47,6 +47,14 @@ def _on_driver(record: Record, kind: LogKind) -> bool:
     return kind is LogKind.SPARK_DRIVER and not any(m in header for m in _TASK_MARKERS)
 
 
+def _in_a_task(cause_line: int, wrappers: list[tuple[str, int, str]]) -> bool:
+    """Whether the cause is what a failed task raised: it comes after a job abort "due to stage failure"
+    in the chain (the task's exception, quoted or as the abort's Caused by), though the driver logged it."""
+    registry = signatures()
+    return any("due to stage failure" in text and registry.by_id(rule_id).category == "job_aborted" and n <= cause_line
+               for rule_id, n, text in wrappers)
+
+
 @dataclass
 class Classified:
     signature: Signature | None
@@ -115,7 +123,7 @@ def classify(record: Record, kind: LogKind, matcher: SignatureMatcher) -> Classi
     if found is not None:
         (signature, match), cause = found
         category = signature.category
-        if signature.driver_category and _on_driver(record, kind):
+        if signature.driver_category and _on_driver(record, kind) and not _in_a_task(cause[0], wrappers):
             category = signature.driver_category
         return Classified(signature, category, match.groupdict(), cause, wrappers)
     if kind.airflow and not record.nested:

@@ -21,6 +21,7 @@ from ..reading.failure_text import first_line, short_class
 from ..reading.log_reader import Record, Repeat
 from ..reading.logkind import LogKind
 from .classify import Classified, classify, signature_matcher, task_ids
+from .outlines import Outline, outline_of
 from .python_trace import PythonFailure, python_failure
 
 
@@ -31,9 +32,9 @@ def guarded_patterns() -> tuple[re.Pattern[str], ...]:
     import sys
 
     from ..reading import failure_text, log_reader, logkind, record
-    from . import classify
+    from . import classify, outlines
 
-    modules = (classify, sys.modules[__name__], log_reader, logkind, record)
+    modules = (classify, outlines, sys.modules[__name__], log_reader, logkind, record)
     found = [value for module in modules for value in vars(module).values()
              if isinstance(value, re.Pattern) and isinstance(value.pattern, str)]
     return (*found, failure_text._EXCEPTION_CLASS)  # its other patterns blank numbers for event logs
@@ -47,51 +48,7 @@ _NAMED_BY_EXCEPTION = frozenset({"airflow_task_failed", "airflow_dag_import_erro
 MAX_GROUPS = 2_000
 """Distinct (signature, template) groups kept; further distinct messages are only counted."""
 MAX_OUTLINES = 8_192
-_DIGIT = re.compile(r"[0-9]")
 _UNKNOWN = object()
-_SLOW = object()
-"""A shape whose repeats are classified one by one (its cause's text is not found once in its line)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Outline:
-    """What the first record of a shape (:mod:`..reading.shapes`) was classified as, by position: its
-    repeats differ only in digits, so they classify alike, with the cause at the same offsets."""
-
-    rule_id: str
-    category: str
-    severity: Severity
-    line: int
-    """The cause's line, counted from the record's header (0)."""
-    start: int
-    end: int
-    """The cause's span in the text the record keeps for that line."""
-    key: str | None
-    """The cause's Drain3 message when the cause holds no digit: every repeat's is then the same."""
-    wrappers: tuple[str, ...]
-    signature: bool
-    rank: int
-    """Its severity's rank (SEVERITY_ORDER)."""
-
-
-def _outline(record: Record, found: Classified | None) -> Outline | object | None:
-    if found is None:
-        return None
-    n, text = found.cause
-    if n < record.line_no or record.line_numbers.count(n) != 1:
-        return _SLOW
-    kept = record.lines[record.line_numbers.index(n)]
-    start = kept.find(text)
-    if start < 0 or kept.find(text, start + 1) >= 0:
-        return _SLOW  # where a repeat's cause is would be a guess
-    rule = found.signature or found.fallback
-    return Outline(
-        rule_id=rule.id if rule else "UNCLASSIFIED_ERROR", category=found.category,
-        severity=found.severity or (rule.severity if rule else "info"), line=n - record.line_no, start=start,
-        end=start + len(text), key=None if _DIGIT.search(text) else first_line(text, 2_000),
-        wrappers=tuple(dict.fromkeys(w for w, _, _ in found.wrappers)), signature=found.signature is not None,
-        rank=SEVERITY_ORDER[found.severity or (rule.severity if rule else "info")],
-    )
 
 
 @dataclass
@@ -205,7 +162,7 @@ class RecordGroups:
             if len(self._outlines) >= MAX_OUTLINES:
                 self._outlines.clear()
                 self._sinks.clear()
-            self._outlines[record.shape] = _outline(record, found)
+            self._outlines[record.shape] = outline_of(record, found)
 
     def _count(self, repeat: Repeat, outline: Outline) -> bool:
         """What :meth:`add` does with a record of a known group: False when the repeat needs more
@@ -267,14 +224,27 @@ class RecordGroups:
                 group.severity = severity
             for wrapper_id, n, text in found.wrappers:
                 group.wrappers.setdefault(wrapper_id, (n, text))
+            self._framed(group, record, found)
             return
         if len(self.groups) >= MAX_GROUPS:
             self.dropped += 1
             return
+        group = self._new_group(record, found, cluster, severity)
+        self.groups[key] = group
+        self._framed(group, record, found)
+
+    def _framed(self, group: Group, record: Record, found: Classified) -> None:
+        """The frames' category (:class:`..findings.signatures.FrameCategory`) when a record of the group shows
+        them: a bare message line quoted before its stack trace joins the group the trace places."""
+        framed = found.signature.frame_category if found.signature is not None else None
+        if framed is not None and group.category == found.signature.category and re.search(framed.frames, record.text()):  # type: ignore[union-attr]
+            group.category = framed.category
+
+    def _new_group(self, record: Record, found: Classified, cluster: int, severity: Severity) -> Group:
         wrappers = {}
         for wrapper_id, n, text in found.wrappers:
             wrappers.setdefault(wrapper_id, (n, text))
-        self.groups[key] = Group(
+        return Group(
             signature=found.signature, category=found.category, first_line=record.line_no, last_line=record.line_no,
             cause=found.cause, header=(record.line_no, record.lines[0]), groups=found.match_groups,
             nested=record.nested, python=record.python_error() if found.category == "python_udf_error" else (None, None),
@@ -375,6 +345,9 @@ def group_finding(group: Group, template: str | None, source: str | None, sizing
                                 root_cause=root_cause, evidence=evidence,
                                 fix=Fix(summary=rule.fix.summary, changes=[]))
     title, root_cause = signature.title, f"{signature.root_cause} Seen{where}: {said}"
+    framed = signature.frame_category
+    if framed is not None and group.category == framed.category != signature.category:
+        root_cause += f". {framed.why[0].upper()}{framed.why[1:]}"
     if group.failure is not None:
         # The task's own exception names the failure; Airflow's wrapper line says only that there was one.
         title = f"{signature.title}: {group.failure.exception}"

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..findings.model import DiagnosisFinding, Evidence
 from ..findings.signatures import categories
 from ..reading.codecs import LogLines
+from .gc_log import gc_pressure
 from .printed_plans import printed_plan_findings
 from .task_times import MAX_BYTES, slow_stages, task_times
 
@@ -61,6 +62,21 @@ def driver_log_findings(path: Path | None, data: bytes | None, source: str | Non
             category=category, rule_id=f"driverlog.slow.{category.replace('_', '-')}", severity="warning",
             title=vocabulary.title(category), root_cause=message[0].upper() + message[1:] + ".",
             evidence=[Evidence(file=source, lines=[message[:1_000]], role="cause")])))
+    if "gc_pressure" not in seen and (gc := gc_pressure(
+            content, gc_share=th.slow_gc_share.value, min_span_ms=th.slow_stage_min_ms.value,
+            full_count=th.slow_full_gc_count.value, full_heap_share=th.slow_full_gc_heap_share.value)) is not None:
+        message, offset = gc
+        seen.add("gc_pressure")
+        lines, numbers = [message[:1_000]], []
+        if offset is not None:  # the fullest full collection's own line
+            start = content.rfind(b"\n", 0, offset) + 1
+            end = content.find(b"\n", offset)
+            lines = [content[start : end if end >= 0 else len(content)].decode("utf-8", "replace")[:1_000]]
+            numbers = [content.count(b"\n", 0, start) + 1]
+        found.append((SLOW_PRIORITY, DiagnosisFinding(
+            category="gc_pressure", rule_id="driverlog.slow.gc", severity="warning", title=vocabulary.title("gc_pressure"),
+            root_cause=message[0].upper() + message[1:] + ".",
+            evidence=[Evidence(file=source, lines=lines, line_numbers=numbers, role="cause")])))
     if b"== Physical Plan ==" in content:
         for finding in printed_plan_findings(content.decode("utf-8", "replace").splitlines(), source):
             if finding.category not in seen:

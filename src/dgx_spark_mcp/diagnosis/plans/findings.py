@@ -33,8 +33,15 @@ class Threshold(BaseModel):
 
 
 class PlanExamples(BaseModel):
+    """Plans a rule must flag and plans it must leave alone.  ``<N values>`` in one stands for the list
+    ``0, 1, ..., N-1`` (:meth:`expanded`): a rule about long IN lists needs thousands of them."""
+
     fail: list[str] = Field(min_length=1, description="Plans the rule must flag.")
     passing: list[str] = Field(alias="pass", min_length=1, description="Plans the rule must leave alone.")
+
+    @staticmethod
+    def expanded(example: str) -> str:
+        return re.sub(r"<(\d+) values>", lambda m: ", ".join(map(str, range(int(m.group(1))))), example)
 
 
 class PlanRule(BaseModel):
@@ -42,7 +49,7 @@ class PlanRule(BaseModel):
     category: Literal[
         "cartesian_product", "broadcast_nested_loop_join", "python_udf", "no_pushed_filters", "full_partition_scan",
         "single_partition_exchange", "sort_aggregate", "object_hash_aggregate", "skewed_join", "many_exchanges",
-        "cpu_fallback",
+        "cpu_fallback", "large_task_binary",
     ]
     severity: Severity
     title: str
@@ -177,6 +184,11 @@ def _cpu_fallback(rule: PlanRule, plan: ParsedPlan) -> list[Hit]:
     return hits
 
 
+def _large_literal_list(rule: PlanRule, plan: ParsedPlan) -> list[Hit]:
+    assert rule.threshold is not None
+    return [[n] for n in plan.nodes if n.literals >= rule.threshold.value]
+
+
 MATCHERS: dict[str, Matcher] = {
     "cartesian_product": _by_operator,
     "broadcast_nested_loop_join": _by_operator,
@@ -189,6 +201,7 @@ MATCHERS: dict[str, Matcher] = {
     "skewed_join": _skewed_join,
     "many_exchanges": _many_exchanges,
     "cpu_fallback": _cpu_fallback,
+    "large_task_binary": _large_literal_list,
 }
 
 
@@ -199,7 +212,8 @@ def _operator_says(node: PlanNode) -> str:
 
 
 def _node_label(node: PlanNode) -> str:
-    return f"({node.id}) {node.text}"
+    label = f"({node.id}) {node.text}"
+    return label if len(label) <= 1_000 else label[:999] + "…"  # a simple-mode line holds whole IN lists
 
 
 def _finding(rule: PlanRule, hit: Hit, file: str | None, extra: list[str]) -> DiagnosisFinding:
@@ -207,7 +221,7 @@ def _finding(rule: PlanRule, hit: Hit, file: str | None, extra: list[str]) -> Di
     count = len(hit)
     more = f" and {count - 1} more" if count > 1 and rule.category not in ("no_pushed_filters", "many_exchanges") else ""
     why = rule.why.replace("{node}", f"{first.name} (id {first.id}: {_operator_says(first)}){more}").replace(
-        "{count}", str(count))
+        "{count}", str(count)).replace("{literals}", f"{first.literals:,}")
     evidence = [
         Evidence(file=file, lines=[_node_label(n)], plan_node=n.id, role="cause" if i == 0 else "context")
         for i, n in enumerate(hit[:EVIDENCE_NODES])

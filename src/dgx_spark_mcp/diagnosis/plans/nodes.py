@@ -70,6 +70,8 @@ class PlanNode(BaseModel):
     join: JoinInfo | None = None
     exchange: ExchangeInfo | None = None
     scan: ScanInfo | None = None
+    literals: int = Field(default=0, description="The most literal values one INSET of the node tests against, "
+                          "counted before its text was cut.")
 
     def full_text(self) -> str:
         """The line plus its details: rules look at both, since formatted mode moves arguments down."""

@@ -222,7 +222,19 @@ def read_node(body: str, node_id: int, depth: int, parent: int | None, formatted
     return node
 
 
+_INSET = re.compile(r"\bINSET\b([^()\n]*)")
+
+
+def inset_literals(text: str) -> int:
+    """The most literals one ``INSET`` in ``text`` tests against: Spark turns an IN list of more than
+    spark.sql.optimizer.inSetConversionThreshold values into INSET, printed as ``x INSET v1, v2, ...``."""
+    if "INSET" not in text:
+        return 0
+    return max((m.group(1).count(", ") + 1 for m in _INSET.finditer(text)), default=0)
+
+
 def _classify(node: PlanNode, text: str, full: str) -> None:
+    node.literals = max(node.literals, inset_literals(full))
     op = node.operator
     if "Join" in op or op == "CartesianProduct":
         node.join = _join_info(full)
@@ -234,6 +246,7 @@ def _classify(node: PlanNode, text: str, full: str) -> None:
 
 def attach_details(node: PlanNode, details: dict[str, str]) -> None:
     """Formatted mode lists a node's arguments below the tree: merge them and re-read the node."""
+    node.literals = max(node.literals, *(inset_literals(v) for v in details.values()), 0)
     node.details.update({k: v[:DETAIL_CHARS] for k, v in details.items()})
     codegen = _CODEGEN_DETAIL.search(details.get("__header__", ""))
     node.details.pop("__header__", None)

@@ -49,6 +49,7 @@ from .record import (
     Record,
 )
 from .shapes import Repeat, ShapeTable
+from .spark_json import JSON_START, parse_spark_json
 
 __all__ = ["GENERIC_ANCHORS", "ReadStats", "Record", "Repeat", "anchors", "read_records", "read_shaped", "text_blocks"]
 
@@ -77,7 +78,7 @@ _PROGRESS = re.compile(r"\[Stage \d+:[=> ]*\(\d+ \+ \d+\)(?: / \d+)?\]")
 _RECORD_START = re.compile(rb"(?:\d{2}/\d{2}/\d{2}|\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}:\d{2}")
 _FRAME_RUN = re.compile(rb"(?:[\t ]+at [^\r\n]*\n)+")
 """Consecutive Java frames; a line with a carriage return (a redrawn progress bar) is read one by one."""
-_NEXT_RECORD = re.compile(rb"\n(?=(?:\d{2}/\d{2}/\d{2}|\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}:\d{2}|Exception in thread \")")
+_NEXT_RECORD = re.compile(rb"\n(?=(?:\d{2}/\d{2}/\d{2}|\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}:\d{2}|Exception in thread \"|\{\"ts\")")
 """The newline before the next line that begins a Spark-log record (see :func:`_opens_spark_record`)."""
 _TRACE_STARTS = ("Caused by", "Suppressed:", ": ", "Traceback", "During handling", "The above exception", "...")
 
@@ -116,7 +117,8 @@ def _opens_spark_record(buf: bytes, pos: int, stop: int) -> bool | None:
 
     A log4j timestamp begins one, and so does the JVM's ``Exception in thread "..."``: it is
     printed by the default handler on its own, never as a line of an earlier stack trace."""
-    if _RECORD_START.match(buf, pos, min(stop, pos + 19)) is not None or buf.startswith(_UNCAUGHT, pos, stop):
+    if (_RECORD_START.match(buf, pos, min(stop, pos + 19)) is not None or buf.startswith(_UNCAUGHT, pos, stop)
+            or buf.startswith(JSON_START, pos, stop)):
         return True
     if buf.find(b"\r", pos, stop) >= 0 or buf.find(b"[Stage ", pos, stop) >= 0:
         return None
@@ -161,6 +163,17 @@ class _Scanner:
         record.add(self.line_no + 1, parsed.message if parsed else text, replaced)
         return record
 
+    def _json(self, raw: bytes, line_no: int) -> Record | None:
+        """The record of one line of Spark 4's JSON layout (:mod:`.spark_json`); None when it is not one."""
+        text, replaced = _decode(raw, self.stats)
+        parsed = parse_spark_json(text)
+        if parsed is None:
+            return None
+        record = Record(line_no=line_no, level=parsed.level, thread=None)
+        for line in parsed.lines[:MAX_RECORD_LINES]:
+            record.add(line_no, line, replaced)
+        return record
+
     def _skip_frames(self, buf: bytes, pos: int, end: int, record: Record) -> int:
         """The position after the run of frames at ``pos`` once ``record`` keeps no more of them
         (counted, not decoded); ``pos`` itself when there is no such run, or it would pass the record bound."""
@@ -180,7 +193,8 @@ class _Scanner:
         line-by-line path: a progress bar in them, bytes that are not UTF-8, or the record bound."""
         if record.total_lines >= MAX_RECORD_LINES or pos >= end:
             return None
-        if _RECORD_START.match(buf, pos, min(end, pos + 19)) is not None or buf.startswith(_UNCAUGHT, pos, end):
+        if (_RECORD_START.match(buf, pos, min(end, pos + 19)) is not None or buf.startswith(_UNCAUGHT, pos, end)
+                or buf.startswith(JSON_START, pos, end)):
             return pos, True
         after = _NEXT_RECORD.search(buf, pos, end)
         stop = after.start() if after is not None else end
@@ -245,6 +259,13 @@ class _Scanner:
             line_no += (buf.count(b"\n", pos, line_start) if line_start - pos < _VECTORISED
                         else _Newlines.between(buf, pos, line_start))
             nl = buf.find(b"\n", line_start, end)
+            if self.spark and buf.startswith(JSON_START, line_start, end):
+                stop = end if nl < 0 else nl
+                if (json_record := self._json(buf[line_start:stop], line_no + 1)) is not None:
+                    line_no += 1  # one JSON line is one whole record, its stack trace included
+                    pos = stop + 1
+                    yield json_record
+                    continue
             shaped = shapes.find(buf, line_start, nl, end, line_no + 1) if shapes is not None and nl >= 0 else None
             if type(shaped) is Repeat:
                 line_no += shaped.lines

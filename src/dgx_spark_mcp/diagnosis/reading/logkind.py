@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .spark_json import parse_spark_json
+
 __all__ = ["LogKind", "ParsedLine", "detect_kind", "parse_airflow", "parse_airflow3", "parse_log4j"]
 
 
@@ -146,6 +148,11 @@ def detect_kind(head: list[str]) -> LogKind:
                 events += 1
             elif parse_airflow3(stripped) is not None:
                 airflow3 += 1
+            elif (spark := parse_spark_json(stripped)) is not None:  # Spark 4's structured logging
+                log4j += 1
+                said = f"{spark.logger}: {spark.lines[0]}"
+                executor = executor or any(m in said for m in _EXECUTOR_MARKERS)
+                driver = driver or any(m in said for m in _DRIVER_MARKERS)
             continue
         if _AIRFLOW.match(stripped) or _AIRFLOW_LOOSE.match(stripped) or _AIRFLOW_CONSOLE.match(stripped):
             airflow += 1
