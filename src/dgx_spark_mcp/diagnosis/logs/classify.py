@@ -178,6 +178,9 @@ def _unrecognised(record: Record, kind: LogKind, chain: list[tuple[int, str]],
         return _wrapped(wrappers[-1], wrappers)
     if named and (record.level in ("ERROR", "FATAL") or header.startswith(UNCAUGHT)):
         return _fallback("UNCLASSIFIED_ERROR", named[-1], named[0], wrappers)
+    if named and record.level is None and record.frames and exception_at(header) is not None:
+        # A bare Java stack trace (pasted on its own, or printed to stderr without log4j): worth a look.
+        return _fallback("UNCLASSIFIED_ERROR", named[-1], named[0], wrappers)
     return None
 
 
