@@ -28,7 +28,7 @@ class BlindLabel(BaseModel):
 
     path: str = Field(min_length=1)
     kind: Literal["spark_driver_log", "spark_executor_log", "event_log", "airflow_log", "airflow_console_log",
-                  "submit_log", "plan"]
+                  "submit_log", "plan", "text"]
     class_: Literal["airflow3", "before_start", "slow", "eventlog_failure", "accelerator", "big_plan",
                     "classic"] = Field(alias="class")
     expected_top: str | None

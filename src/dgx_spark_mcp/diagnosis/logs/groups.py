@@ -17,7 +17,7 @@ from ..findings.fixes import Sizing, signature_fix
 from ..findings.model import DiagnosisFinding, Evidence, Fix, Severity
 from ..findings.ranking import EVIDENCE_LINES, MAX_EVIDENCE, SEVERITY_ORDER
 from ..findings.signatures import FallbackRule, Signature, signatures
-from ..reading.failure_text import first_line, short_class
+from ..reading.failure_text import first_line, flattened_cause, quoted_at, short_class
 from ..reading.log_reader import Record, Repeat
 from ..reading.logkind import LogKind
 from .classify import Classified, classify, signature_matcher, task_ids
@@ -298,6 +298,8 @@ def _fallback_text(group: Group, rule: FallbackRule, where: str) -> tuple[str, s
     outer = first_line(group.outer[1], 400) if group.outer else inner
     title = rule.title.format(exception=short_class(inner))
     said = outer if outer == inner else f"{outer}; innermost cause: {inner}"
+    if len(first_line(group.cause[1], 10_000)) > 400 and (deepest := flattened_cause(group.cause[1])) is not None:
+        said += f"; innermost: {first_line(deepest, 300)}"  # a long line that quotes its own causes, last one deepest
     stages, tasks = task_ids(group.header[1])
     task = f" (task in stage {stages[0]}, TID {tasks[0]})" if tasks else ""
     return title, f"{rule.root_cause} Seen{where}{task}: {said}"
@@ -316,7 +318,8 @@ def group_finding(group: Group, template: str | None, source: str | None, sizing
         if n not in numbers:
             lines.append(text)
             numbers.append(n)
-    said = first_line(cause_text, 400)
+    match = signature.search(cause_text) if signature is not None else None
+    said = quoted_at(cause_text, match.start()) if match else first_line(cause_text, 400)
     frame, error = group.python
     for item in (frame, error):
         if item is not None:

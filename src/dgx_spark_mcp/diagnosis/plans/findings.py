@@ -240,6 +240,14 @@ def _finding(rule: PlanRule, hit: Hit, file: str | None, extra: list[str]) -> Di
 _SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 
 
+def _fallback_said(notes: list[str]) -> str:
+    """What the accelerator's own verdicts say: how many, and the first one."""
+    if all(n.startswith("!Comet: ") for n in notes):
+        return (f"Comet reported {len(notes)} operator(s) it leaves to Spark (not native), starting with: "
+                f"{notes[0].removeprefix('!Comet: ')[:300]}.")
+    return f"RAPIDS reported {len(notes)} operator(s) or expression(s) that cannot run on the GPU, starting with: {notes[0][:300]}"
+
+
 def find_plan_issues(plan: ParsedPlan, file: str | None = None, rules: list[PlanRule] | None = None) -> list[DiagnosisFinding]:
     """Every rule over ``plan``; most severe first, one finding per offending node (many_exchanges: one)."""
     findings = []
@@ -251,7 +259,7 @@ def find_plan_issues(plan: ParsedPlan, file: str | None = None, rules: list[Plan
         if notes and not hits:
             findings.append(DiagnosisFinding(
                 category=rule.category, rule_id=rule.id, severity=rule.severity, title=rule.title,
-                root_cause=f"RAPIDS reported {len(notes)} operator(s) or expression(s) that cannot run on the GPU.",
+                root_cause=_fallback_said(notes),
                 evidence=[Evidence(file=file, lines=notes[:EVIDENCE_NODES], occurrences=len(notes))],
                 fix=Fix(summary=rule.fix, changes=list(rule.changes)),
             ))

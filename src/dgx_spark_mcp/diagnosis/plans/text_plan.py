@@ -138,12 +138,20 @@ def _estimates(text: str) -> list[PlanEstimate]:
 _RAPIDS_NOTE = re.compile(r"^\s*[!*@#]\s*(Exec|Expression|Partitioning|Output|Input|Scan) <")
 
 
+_COMET_NOTE = re.compile(r"\s*\[COMET: ([^\]]+)\]")
+"""Comet's fallback explain (spark.comet.explainFallback.enabled) tags each operator it leaves to Spark:
+``+- HashAggregate [COMET: HashAggregate is not native because ...]``."""
+
+
 def parse_text(text: str) -> ParsedPlan:
     # RAPIDS prints its GPU-or-not verdicts (spark.rapids.sql.explain) as '!Exec <X> cannot run on GPU ...'
     # lines; people paste them with the plan. They are evidence of CPU fallback, not tree lines.
     notes = [line.strip() for line in text.splitlines() if _RAPIDS_NOTE.match(line)]
     if notes:
         text = "\n".join(line for line in text.splitlines() if not _RAPIDS_NOTE.match(line))
+    if "[COMET: " in text:  # the verdicts become notes ('!Comet: ...'); the tree lines stay, untagged
+        notes += [f"!Comet: {m.group(1).strip()}" for m in _COMET_NOTE.finditer(text)]
+        text = _COMET_NOTE.sub("", text)
     sections = _sections(text)
     physical = sections.get("Physical Plan", "")
     if not ("Physical Plan" in text or re.search(r"^\s*[+:]- ", physical, re.MULTILINE)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MESSAGE_CHARS", "exception_at", "exception_message", "first_line", "message_key", "short_class"]
+__all__ = ["MESSAGE_CHARS", "exception_at", "exception_message", "first_line", "flattened_cause", "message_key", "quoted_at",
+           "short_class"]
 
 MESSAGE_CHARS = 1_000
 
@@ -47,6 +48,23 @@ def exception_at(text: str) -> str | None:
     """``text`` from the exception class it names on ("... (TID 19): java.lang.X: msg" -> "java.lang.X: msg"), or None."""
     found = _EXCEPTION_CLASS.search(text)
     return text[found.start():].strip() if found else None
+
+
+def flattened_cause(text: str) -> str | None:
+    """The last exception a one-line chain names (``X: msg: com.y.ZException: Forbidden (...)`` -> ``com.y.ZException:
+    Forbidden (...)``), when the line names more than one; None otherwise.  Wrappers that quote their cause in their
+    own message put the innermost detail at the end of a long line."""
+    line = text.strip().split("\n", 1)[0]
+    found = [m for m in _EXCEPTION_CLASS.finditer(line) if line.startswith(":", m.end())]
+    return line[found[-1].start():].strip() if len(found) > 1 else None
+
+
+def quoted_at(text: str, start: int, limit: int = 400) -> str:
+    """The first line of ``text`` quoted so that the part at ``start`` (a signature's match) is in the quote."""
+    line = text.strip().split("\n", 1)[0].strip()
+    if start < limit - 100 or start >= len(line):
+        return first_line(line, limit)
+    return "…" + first_line(line[start - 60 :], limit - 1)
 
 
 def short_class(text: str) -> str:
