@@ -44,6 +44,7 @@ from ..reading.logkind import LogKind
 from ..reading.parallel import ParallelScan, workers_for
 from ..reading.record import ReadStats
 from .classify import Prepared, prepare, signature_matcher
+from .consequences import aborted_jobs, lost_executors
 from .fallbacks import merge_fallbacks
 from .groups import MAX_GROUPS, RecordGroups, group_finding, guarded_patterns
 from .result import DiagnoseResult, Unreadable
@@ -115,7 +116,8 @@ def _read_text_log(given: LogInput, log_kind: LogKind, scan: ParallelScan[Prepar
         )
     ranked = [(g.priority, g.first_line, group_finding(g, grouped.template(g), source, sizing))
               for g in grouped.groups.values()]
-    ranked = merge_fallbacks(ranked)
+    ranked = merge_fallbacks(ranked) + aborted_jobs(grouped.groups.values(), source) + lost_executors(
+        grouped.groups.values(), source)
     if log_kind is LogKind.SPARK_DRIVER:
         from .slow_runs import driver_log_findings
 
