@@ -79,7 +79,7 @@ def test_a_long_in_list_in_formatted_details_is_counted_before_the_details_are_c
         "(2) Filter [codegen id : 1]\nInput [1]: [id#0L]\nCondition : id#0L INSET <12000 values>\n")
     found = find_plan_issues(parse_plan(plan), rules=[r for r in RULES if r.id == "LARGE_LITERAL_LIST"])
     assert [f.category for f in found] == ["large_task_binary"]
-    assert "Filter (id 2:" in found[0].root_cause and "12,000 literal values" in found[0].root_cause
+    assert "Filter (id 2:" in found[0].root_cause and "(INSET) in 12,000 literal values" in found[0].root_cause
     assert len(found[0].root_cause) < 1_000  # the list itself is not quoted
 
 

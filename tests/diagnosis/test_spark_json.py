@@ -84,3 +84,21 @@ def test_an_oom_a_stage_failure_carries_is_the_executors_in_either_layout(tmp_pa
     log.write_text("\n".join(own) + "\n")
     result = diagnose_log(log, Settings(home=tmp_path / "home2", allowed_roots=[tmp_path]))
     assert result.findings[0].category == "driver_oom"
+
+
+def test_pysparks_own_json_logger_line_names_the_analysis_error(tmp_path: Path) -> None:
+    # pyspark.logger (DataFrameQueryContextLogger): "ts" first, the Py4J error's message holds the JVM's exception.
+    line = json.dumps({
+        "ts": "2026-12-07 19:15:31.513", "level": "ERROR", "logger": "DataFrameQueryContextLogger",
+        "msg": "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column, variable, or function parameter with name `order_date` "
+               "cannot be resolved.",
+        "context": {"errorClass": "UNRESOLVED_COLUMN.WITH_SUGGESTION"},
+        "exception": {"class": "Py4JJavaError", "msg": "An error occurred while calling o57.agg.\n: "
+                      "org.apache.spark.sql.AnalysisException: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column, variable, "
+                      "or function parameter with name `order_date` cannot be resolved. SQLSTATE: 42703",
+                      "stacktrace": [{"class": None, "method": "deco", "file": "/opt/spark/python/utils.py", "line": "288"}]},
+    })
+    log = tmp_path / "driver.log"
+    log.write_text("26/12/07 19:15:31 INFO SparkContext: Running Spark version 4.0.1\n" + line + "\n")
+    top = diagnose_log(log, Settings(home=tmp_path / "home", allowed_roots=[tmp_path])).findings[0]
+    assert top.category == "column_unresolved" and "`order_date`" in top.root_cause

@@ -224,6 +224,9 @@ class RecordGroups:
                 group.severity = severity
             for wrapper_id, n, text in found.wrappers:
                 group.wrappers.setdefault(wrapper_id, (n, text))
+            if group.failure is None and found.category in _NAMED_BY_EXCEPTION:
+                # The line that said it ("Process timed out") came first; the traceback naming it follows.
+                group.failure = python_failure(record.line_numbers, record.lines)
             self._framed(group, record, found)
             return
         if len(self.groups) >= MAX_GROUPS:

@@ -7,7 +7,8 @@ log4j event is one JSON object on one line, its stack trace included::
      "context":{"task_name":"..."},"exception":{"class":"java.lang.OutOfMemoryError","msg":"Java heap space",
      "stacktrace":"java.lang.OutOfMemoryError: Java heap space\\n\\tat ..."},"logger":"Executor"}
 
-The reader turns such a line into the record a pattern-layout log would have given: the message, then the
+PySpark's own logger (``pyspark.logger``, ``DataFrameQueryContextLogger``) writes the same shape with
+``"ts": "..."`` first and the exception's frames as a list.  The reader turns such a line into the record a pattern-layout log would have given: the message, then the
 stack trace's lines (``Caused by:`` chain included), all at the JSON line's number.  Output that bypasses log4j
 (a Python traceback on stderr, GC lines, a printed plan) stays plain text in the same file and is read as such.
 """
@@ -48,8 +49,12 @@ def parse_spark_json(text: str) -> SparkJsonLine | None:
         if isinstance(trace, str) and trace.strip():
             lines += trace.rstrip("\n").split("\n")
         elif exception.get("class"):
+            # PySpark's logger (pyspark.logger) keeps the class and message here, its frames as a list.
             said = exception.get("msg")
-            lines.append(f"{exception['class']}: {said}" if said else str(exception["class"]))
+            lines += (f"{exception['class']}: {said}" if said else str(exception["class"])).rstrip("\n").split("\n")
+            if isinstance(trace, list):
+                lines += [f"\tat {f.get('class') or ''}.{f.get('method') or ''}({f.get('file')}:{f.get('line')})"
+                          for f in trace[:10] if isinstance(f, dict)]
     level = str(event.get("level") or "").upper() or None
     logger = event.get("logger")
     return SparkJsonLine(level="WARN" if level == "WARNING" else level, logger=str(logger) if logger else None,
