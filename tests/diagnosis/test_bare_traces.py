@@ -52,3 +52,21 @@ def test_comet_fallback_explain_tags_are_a_cpu_fallback_finding(tmp_path: Path) 
     found = analyze_query_plan(plan, Settings(home=tmp_path, allowed_roots=[tmp_path])).findings
     assert [f.category for f in found] == ["cpu_fallback"]
     assert found[0].root_cause.startswith("Comet reported 3 operator(s) it leaves to Spark (not native)")
+
+
+def test_an_exception_spark_submit_itself_threw_is_a_launch_failure(tmp_path: Path) -> None:
+    rejected = ('Exception in thread "main" org.apache.spark.SparkException: Executor memory must be a positive number\n'
+                "\tat org.apache.spark.deploy.SparkSubmitArguments.error(SparkSubmitArguments.scala:670)\n"
+                "\tat org.apache.spark.deploy.SparkSubmitArguments.validateSubmitArguments(SparkSubmitArguments.scala:294)\n"
+                "exit code 1\n")
+    unresolved = ('Exception in thread "main" java.lang.RuntimeException: [unresolved dependency: com.acme#udfs_2.13;2.4.1: '
+                  "not found]\n\tat org.apache.spark.util.MavenUtils$.resolveMavenCoordinates(MavenUtils.scala:539)\n"
+                  "\tat org.apache.spark.util.DependencyUtils$.resolveMavenDependencies(DependencyUtils.scala:122)\n"
+                  "\tat org.apache.spark.deploy.SparkSubmit.prepareSubmitEnvironment(SparkSubmit.scala:343)\n")
+    # The application's own exception has the application's frames first (SparkSubmit's only at the bottom).
+    own = ('Exception in thread "main" java.lang.IllegalArgumentException: bad date 2024-13-01\n'
+           "\tat com.acme.etl.DailyJob$.main(DailyJob.scala:42)\n\tat com.acme.etl.DailyJob.main(DailyJob.scala)\n"
+           "\tat org.apache.spark.deploy.SparkSubmit.org$apache$spark$deploy$SparkSubmit$$runMain(SparkSubmit.scala:965)\n")
+    for text, category in ((rejected, "launch_failure"), (unresolved, "launch_failure"), (own, "job_aborted")):
+        found = diagnose_log("", Settings(home=tmp_path, allowed_roots=[tmp_path]), text=text).findings
+        assert found[0].category == category, text

@@ -147,9 +147,11 @@ def test_slow_stages_become_findings_with_their_figures() -> None:
     mib = 1024**2
     stages = [
         _stage(1, task_time_max_ms=50_000, task_time_median_ms=4_000, task_skew=12.5, shuffle_read_max_bytes=390 * mib,
-               shuffle_read_median_bytes=3 * mib, shuffle_read_skew=7.0, shuffle_read_bytes=420 * mib),
+               shuffle_read_median_bytes=3 * mib, shuffle_read_skew=7.0, shuffle_read_bytes=420 * mib,
+               task_data_max_bytes=390 * mib, task_data_skew=7.0, task_time_runner_up_ms=5_000),
         _stage(2, task_time_max_ms=40_000, task_time_median_ms=2_000, task_skew=20.0, shuffle_read_max_bytes=8 * mib,
-               shuffle_read_median_bytes=8 * mib, shuffle_read_skew=1.0, shuffle_read_bytes=64 * mib),
+               shuffle_read_median_bytes=8 * mib, shuffle_read_skew=1.0, shuffle_read_bytes=64 * mib,
+               task_data_max_bytes=8 * mib, task_data_skew=1.0, task_time_runner_up_ms=2_500),
         _stage(3, tasks=1, tasks_ended=1, task_skew=1.0, shuffle_read_bytes=200 * mib),
         _stage(4, gc_share=0.35),
         _stage(5, memory_spilled_bytes=900 * mib, disk_spilled_bytes=300 * mib),
@@ -157,7 +159,7 @@ def test_slow_stages_become_findings_with_their_figures() -> None:
     ]
     found = {category: message for category, _, message in slow_stage_findings(_Analysis(stages), thresholds())}  # type: ignore[arg-type]
     assert set(found) == {"data_skew", "straggler", "single_partition_exchange", "gc_pressure", "spill"}
-    assert "stage 1" in found["data_skew"] and "390 MiB" in found["data_skew"]
+    assert "stage 1" in found["data_skew"] and "390 MiB" in found["data_skew"] and "7.0x the stage's mean" in found["data_skew"]
     assert "stage 2" in found["straggler"] and "20.0x" in found["straggler"]
     assert "stage 3" in found["single_partition_exchange"]
     assert "35%" in found["gc_pressure"] and "stage 6" not in found["gc_pressure"]
@@ -174,6 +176,18 @@ def test_a_one_task_stage_under_coalesce_is_named_without_a_shuffle() -> None:
 
 def test_a_healthy_stage_set_has_no_slow_findings() -> None:
     assert slow_stage_findings(_Analysis([_stage(1), _stage(2)]), thresholds()) == []  # type: ignore[arg-type]
+
+
+def test_a_map_task_that_writes_far_more_is_skew_and_a_slow_first_wave_is_no_straggler() -> None:
+    mib = 1024**2
+    # One huge row exploded: the task reads no shuffle, but writes 12 MiB against a few KiB for its peers.
+    exploded = _stage(0, task_time_max_ms=34_000, task_time_median_ms=3_000, task_skew=11.3, task_time_runner_up_ms=4_000,
+                      task_data_max_bytes=12 * mib, task_data_skew=8.0, shuffle_write_bytes=12 * mib)
+    # The first two tasks of a fresh JVM ran 31 and 30 s against 9 s for the rest: start-up, not a straggler.
+    first_wave = _stage(1, task_time_max_ms=31_000, task_time_median_ms=9_000, task_skew=3.4,
+                        task_time_runner_up_ms=30_000, task_data_max_bytes=3 * mib, task_data_skew=1.1)
+    found = slow_stage_findings(_Analysis([exploded, first_wave]), thresholds())  # type: ignore[arg-type]
+    assert [(c, "stage 0" in m) for c, _, m in found] == [("data_skew", True)]
 
 
 def test_a_failed_sql_execution_is_diagnosed_by_its_cause(tmp_path: Path, settings: Settings) -> None:
@@ -248,16 +262,21 @@ def test_driver_log_task_lines_tell_skew_from_a_straggler() -> None:
     th = thresholds()
     options = dict(task_skew=th.slow_task_skew.value, stage_share=th.slow_task_stage_share.value,
                    min_stage_ms=th.slow_stage_min_ms.value, fetch_skew=th.shuffle_skew_factor.value,
-                   min_fetch_bytes=th.slow_shuffle_skew_min_bytes.value)
+                   min_fetch_bytes=th.slow_skew_min_bytes.value, standout=th.slow_straggler_standout.value)
     skewed = _driver_stage(4, [900, 1000, 1100, 950, 9000, 1000], ["2.1 MiB", "2.0 MiB", "2.2 MiB", "1.9 MiB",
                                                                     "121.6 MiB", "2.0 MiB"], 10.5)
     straggling = _driver_stage(2, [1000, 1100, 12800, 900, 1000, 1050], ["2.1 MiB"] * 6, 14.0)
+    warm_up = _driver_stage(3, [3000, 2600, 800, 700, 900, 1000], ["4.0 MiB", "1.0 MiB"] + ["1.1 MiB"] * 4, 4.5)
+    single = _driver_stage(5, [19_500], ["51.5 MiB"], 19.7)
     healthy = _driver_stage(1, [1000, 1100, 1200, 900, 1000, 1050], ["2.1 MiB"] * 6, 3.0)
     found = slow_stages(task_times([(skewed + straggling + healthy).encode()]), **options)  # type: ignore[arg-type]
     assert [c for c, _ in found] == ["data_skew", "straggler"]
     assert "stage 4" in found[0][1] and "121.6 MiB" in found[0][1]
     assert "stage 2" in found[1][1] and "12.8 s" in found[1][1]
     assert slow_stages(task_times([healthy.encode()]), **options) == []  # type: ignore[arg-type]
+    assert slow_stages(task_times([warm_up.encode()]), **options) == []  # type: ignore[arg-type]
+    [(category, said)] = slow_stages(task_times([single.encode()]), **options)  # type: ignore[arg-type]
+    assert category == "single_partition_exchange" and "spark.sql.shuffle.partitions=1" in said and "stage 5" in said
 
 
 def _exchange_chain(count: int) -> str:

@@ -35,6 +35,9 @@ class StageRun:
     """Per task: finish − launch (skew, what-if)."""
     shuffle_read: array[int] = field(default_factory=lambda: array("q"))
     """Per task: remote + local shuffle bytes read (skew)."""
+    task_data: array[int] = field(default_factory=lambda: array("q"))
+    """Per task: input + shuffle bytes read + shuffle bytes written, the data it handled (skew in any stage: a map
+    stage with one huge input row writes far more than its peers)."""
     first_launch_ms: int | None = None
     last_finish_ms: int | None = None
     run_ms: int = 0

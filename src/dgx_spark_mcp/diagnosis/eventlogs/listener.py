@@ -211,18 +211,24 @@ class AppLogListener:
             stage.last_finish_ms = finish
         if metrics is None:  # a failed task of an older Spark: no metrics
             stage.shuffle_read.append(0)
+            stage.task_data.append(0)
         else:
             read = metrics.shuffle_read
-            stage.shuffle_read.append(read.remote_bytes + read.local_bytes if read is not None else 0)
+            read_bytes = read.remote_bytes + read.local_bytes if read is not None else 0
+            stage.shuffle_read.append(read_bytes)
             stage.run_ms += metrics.run_ms
             stage.gc_ms += metrics.gc_ms
+            data = read_bytes
             if metrics.input is not None:
                 stage.input_bytes += metrics.input.bytes_read
+                data += metrics.input.bytes_read
             stage.cpu_ns += metrics.cpu_ns
             if metrics.output is not None:
                 stage.output_bytes += metrics.output.bytes_written
             if metrics.shuffle_write is not None:
                 stage.shuffle_write += metrics.shuffle_write.bytes_written
+                data += metrics.shuffle_write.bytes_written
+            stage.task_data.append(data)
             peak = metrics.peak_execution_memory  # absent before Spark 3.0
             if peak is not None and (stage.peak_execution_memory is None or peak > stage.peak_execution_memory):
                 stage.peak_execution_memory = peak

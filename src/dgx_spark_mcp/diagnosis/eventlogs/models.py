@@ -184,6 +184,10 @@ class StageSummary(DataVolumes):
     shuffle_read_max_bytes: int
     shuffle_read_median_bytes: int
     shuffle_read_skew: float | None = Field(description="Largest task shuffle read / the stage's mean (AutoTuner's measure).")
+    task_time_runner_up_ms: int = Field(default=0, description="The second longest task.")
+    task_data_max_bytes: int = Field(default=0, description="Most data one task handled: input + shuffle read + shuffle "
+                                     "write bytes.")
+    task_data_skew: float | None = Field(default=None, description="task_data_max_bytes / the stage's mean.")
 
 
 class FailureSummary(BaseModel):

@@ -5,9 +5,10 @@ turns the stages that matter into findings with their figures.  A stage matters 
 enough to be worth a change and took a real share of the application's time (thresholds in
 ``data/eventlog-thresholds.json``, ``slow_*``).  Within such a stage:
 
-- **data skew**: the longest task held the stage up and read far more shuffle data than its peers;
-- **straggler**: the longest task held the stage up while reading no more than its peers (a slow
-  node, a slow call, a sleep), so more data per task is not the explanation;
+- **data skew**: the longest task held the stage up and one task handled far more data than its peers
+  (input, shuffle read and write);
+- **straggler**: the longest task held the stage up, alone (not one of a first wave that paid start-up),
+  while the tasks handled alike amounts of data (a slow node, a slow call, a sleep);
 - **one task**: a stage of a single task that read shuffle data (a window without PARTITION BY, a
   global sort or aggregate, ``coalesce(1)``) — everything funnels through one core;
 - **GC pressure**: JVM GC took a large share of the stage's run time;
@@ -50,9 +51,16 @@ def _held_up(stage: StageSummary, th: EventLogThresholds) -> bool:
             and stage.task_time_max_ms >= th.slow_task_stage_share.value * (stage.duration_ms or 0))
 
 
-def _skewed_read(stage: StageSummary, th: EventLogThresholds) -> bool:
-    return (stage.shuffle_read_max_bytes >= th.slow_shuffle_skew_min_bytes.value
-            and stage.shuffle_read_skew is not None and stage.shuffle_read_skew >= th.shuffle_skew_factor.value)
+def _skewed_data(stage: StageSummary, th: EventLogThresholds) -> bool:
+    """One task handled far more data than the stage's mean (input, shuffle read and write: a reducer's hot key, or a
+    map task's one huge row that it explodes)."""
+    return (stage.task_data_max_bytes >= th.slow_skew_min_bytes.value
+            and stage.task_data_skew is not None and stage.task_data_skew >= th.shuffle_skew_factor.value)
+
+
+def _stands_out(stage: StageSummary, th: EventLogThresholds) -> bool:
+    """The longest task is alone: not one of a few alike (a first wave paying JVM or Python worker start-up)."""
+    return stage.task_time_max_ms >= th.slow_straggler_standout.value * stage.task_time_runner_up_ms
 
 
 def _what(stage: StageSummary) -> str:
@@ -92,13 +100,14 @@ def slow_stage_findings(analysis: EventLogAnalysis, th: EventLogThresholds) -> l
             top = max(picked, key=key)
             found.append((category, rule_id, say(top) + _others(len(picked) - 1)))
 
-    skewed = [s for s in stages if _held_up(s, th) and _skewed_read(s, th)]
-    worst("data_skew", "eventlog.slow.skew", skewed, lambda s: s.shuffle_read_max_bytes, lambda s: (
-        f"{_what(s)}: its largest task read {_size(s.shuffle_read_max_bytes)} of shuffle data against a median of "
-        f"{_size(s.shuffle_read_median_bytes)} and ran {_s(s.task_time_max_ms)}, {s.task_skew:.1f}x the median task "
-        f"({_s(s.task_time_median_ms)}): one key or partition holds far more data than the others"))
-    stragglers = [s for s in stages if _held_up(s, th) and not _skewed_read(s, th)
-                  and (s.shuffle_read_skew is None or s.shuffle_read_skew < 1.5)]
+    skewed = [s for s in stages if _held_up(s, th) and _skewed_data(s, th)]
+    worst("data_skew", "eventlog.slow.skew", skewed, lambda s: s.task_data_max_bytes, lambda s: (
+        f"{_what(s)}: its largest task handled {_size(s.task_data_max_bytes)} of data, {s.task_data_skew:.1f}x the "
+        f"stage's mean per task (shuffle read: largest {_size(s.shuffle_read_max_bytes)}, median "
+        f"{_size(s.shuffle_read_median_bytes)}), and the longest ran {_s(s.task_time_max_ms)}, {s.task_skew:.1f}x the "
+        f"median task ({_s(s.task_time_median_ms)}): one key, partition or row holds far more data than the others"))
+    stragglers = [s for s in stages if _held_up(s, th) and _stands_out(s, th) and not _skewed_data(s, th)
+                  and (s.task_data_skew is None or s.task_data_skew < 1.5)]
     worst("straggler", "eventlog.slow.straggler", stragglers, lambda s: s.task_time_max_ms, lambda s: (
         f"{_what(s)}: its longest task ran {_s(s.task_time_max_ms)}, {s.task_skew:.1f}x the median task "
         f"({_s(s.task_time_median_ms)}), without reading more data than its peers: a slow node, call or record, "
@@ -110,7 +119,7 @@ def slow_stage_findings(analysis: EventLogAnalysis, th: EventLogThresholds) -> l
         + (f" that read all {_size(s.shuffle_read_bytes)} of its shuffle input" if s.shuffle_read_bytes else "")
         + (f" under {', '.join(funnels[s.stage_id])} in its query's plan" if funnels.get(s.stage_id) else "")
         + ": everything funnels through one partition (a window without PARTITION BY, a global sort or aggregate, "
-        "coalesce(1) or repartition(1))"))
+        "coalesce(1) or repartition(1), spark.sql.shuffle.partitions=1)"))
     gc = [s for s in stages if s.gc_share is not None and s.gc_share >= th.slow_gc_share.value]
     worst("gc_pressure", "eventlog.slow.gc", gc, lambda s: s.gc_share or 0.0, lambda s: (
         f"{_what(s)}: JVM GC took {s.gc_share:.0%} of its tasks' run time: the heap is too small for the data "

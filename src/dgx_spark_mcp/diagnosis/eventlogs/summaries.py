@@ -101,6 +101,9 @@ def stage_summary(run: StageRun) -> StageSummary:
         task_skew=_ratio(max(run.task_ms, default=0), _median(run.task_ms)),
         shuffle_read_max_bytes=max(reads, default=0), shuffle_read_median_bytes=_median(reads),
         shuffle_read_skew=_ratio(max(reads, default=0), shuffle_read / len(reads)) if reads else None,
+        task_time_runner_up_ms=sorted(run.task_ms)[-2] if len(run.task_ms) > 1 else 0,
+        task_data_max_bytes=max(run.task_data, default=0),
+        task_data_skew=_ratio(max(run.task_data), sum(run.task_data) / len(run.task_data)) if run.task_data else None,
     )
 
 

@@ -169,6 +169,10 @@ def _unrecognised(record: Record, kind: LogKind, chain: list[tuple[int, str]],
     # reader starts Spark-log records at anchors) the Py4JJavaError that carried a Java exception.
     python_main = record.level is None and kind is not LogKind.SPARK_EXECUTOR and (
         header.startswith("Traceback") or any(rule_id == "PY4J" for rule_id, _, _ in wrappers))
+    if named and _raised_by_spark_submit(record):
+        # spark-submit itself threw (arguments it rejects, --packages it cannot resolve): the application never started.
+        launch = signatures().by_id("LAUNCH_FAILURE")
+        return Classified(launch, launch.category, {}, named[-1], wrappers)
     if named and (header.startswith(_MAIN_THREAD) or python_main):
         # The JVM's handler printed the main thread's death, or the PySpark driver's own traceback ended it.
         wrapped = {n for _, n, _ in wrappers}
@@ -182,6 +186,15 @@ def _unrecognised(record: Record, kind: LogKind, chain: list[tuple[int, str]],
         # A bare Java stack trace (pasted on its own, or printed to stderr without log4j): worth a look.
         return _fallback("UNCLASSIFIED_ERROR", named[-1], named[0], wrappers)
     return None
+
+
+def _raised_by_spark_submit(record: Record) -> bool:
+    """Whether the innermost kept frame, past Spark's helpers (``org.apache.spark.util``: dependency resolution,
+    file utilities), is spark-submit's own code (``org.apache.spark.deploy.SparkSubmit*``); an application's
+    exception has the application's frames first, and SparkSubmit's only at the bottom of its trace."""
+    frames = (line.strip() for line in record.lines if line.lstrip().startswith("at "))
+    frame = next((f for f in frames if not f.startswith("at org.apache.spark.util.")), "")
+    return frame.startswith("at org.apache.spark.deploy.SparkSubmit")
 
 
 def _fallback(rule_id: str, inner: tuple[int, str], outer: tuple[int, str], wrappers: list[tuple[str, int, str]],

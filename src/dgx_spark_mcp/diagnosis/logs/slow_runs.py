@@ -53,7 +53,7 @@ def driver_log_findings(path: Path | None, data: bytes | None, source: str | Non
     for category, message in slow_stages(
         task_times([content]), task_skew=th.slow_task_skew.value, stage_share=th.slow_task_stage_share.value,
         min_stage_ms=th.slow_stage_min_ms.value, fetch_skew=th.shuffle_skew_factor.value,
-        min_fetch_bytes=th.slow_shuffle_skew_min_bytes.value,
+        min_fetch_bytes=th.slow_skew_min_bytes.value, standout=th.slow_straggler_standout.value,
     ):
         if category in seen:
             continue

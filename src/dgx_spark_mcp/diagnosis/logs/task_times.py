@@ -6,7 +6,9 @@ in 45123 ms``) and, in local mode, the executor's shuffle fetches (``ShuffleBloc
 this reads them in one regex pass over the log's bytes.  A stage is reported when its longest task holds
 it up (the same test as the event-log analysis: :mod:`..eventlogs.slowness`): **data skew** when one of
 the stage's shuffle fetches is far larger than its median (the slow task had more data), a **straggler**
-otherwise.  A fetch belongs to the stage of the last task started before it: with a few task threads the
+when no fetch says so; either only when the longest task stands alone (not one of a first wave that paid
+start-up: fetches are matched to tasks loosely, so a time alike to the next one's is no evidence); and a
+stage of one task that fetched shuffle data is everything funnelled through one partition.  A fetch belongs to the stage of the last task started before it: with a few task threads the
 attribution can slip between neighbouring tasks, never between stages that did not overlap.
 """
 
@@ -80,18 +82,28 @@ def task_times(blocks: Iterable[bytes]) -> dict[int, StageTimes]:
 
 
 def slow_stages(stages: dict[int, StageTimes], *, task_skew: float, stage_share: float, min_stage_ms: int,
-                fetch_skew: float, min_fetch_bytes: int) -> list[tuple[str, str]]:
-    """(category, message) of the worst skewed stage and the worst straggling one (thresholds: eventlog-thresholds)."""
+                fetch_skew: float, min_fetch_bytes: int, standout: float) -> list[tuple[str, str]]:
+    """(category, message) of the worst skewed stage, the worst straggling one and the longest one-task stage that
+    read shuffle data (thresholds: eventlog-thresholds)."""
     skewed: list[tuple[float, str]] = []
     straggling: list[tuple[float, str]] = []
+    single: list[tuple[float, str]] = []
     for stage in stages.values():
         times = stage.task_ms
+        duration = stage.duration_ms or sum(times)
+        if len(times) == 1 and sum(stage.fetch_bytes) >= min_fetch_bytes and duration >= min_stage_ms:
+            single.append((duration, f"stage {stage.stage_id} ({duration / 1000:.1f} s) ran in a single task that fetched "
+                                     f"{sum(stage.fetch_bytes) / _MIB:.1f} MiB of shuffle data: everything funnels through "
+                                     "one partition (spark.sql.shuffle.partitions=1, coalesce(1) or repartition(1), a "
+                                     "global sort or a window without PARTITION BY)"))
         if len(times) < 3:
             continue
         longest, median = max(times), statistics.median(times)
-        duration = stage.duration_ms or sum(times)
+        runner_up = sorted(times)[-2]
         if median <= 0 or duration < min_stage_ms or longest / median < task_skew or longest < stage_share * duration:
             continue
+        if longest < standout * runner_up:
+            continue  # one of a few alike (a first wave that paid start-up): a fetch's size is too loose a clue here
         said = (f"stage {stage.stage_id} ({duration / 1000:.1f} s): its longest task ran {longest / 1000:.1f} s, "
                 f"{longest / median:.1f}x the median task ({median / 1000:.1f} s) of {len(times)}")
         fetched = stage.fetch_bytes
@@ -107,4 +119,6 @@ def slow_stages(stages: dict[int, StageTimes], *, task_skew: float, stage_share:
         found.append(("data_skew", max(skewed)[1]))
     if straggling:
         found.append(("straggler", max(straggling)[1]))
+    if single:
+        found.append(("single_partition_exchange", max(single)[1]))
     return found
