@@ -136,7 +136,7 @@ class _Analysis:
     def __init__(self, stages: list[StageSummary], duration_ms: int = 100_000, plan: str = "") -> None:
         self.app = type("App", (), {"duration_ms": duration_ms})()
         self.stages = stages
-        self.sql = [type("Sql", (), {"execution_id": 0, "plan": plan})()]
+        self.sql = [type("Sql", (), {"execution_id": 0, "plan": plan, "funnels_into_one_partition": lambda _: False})()]
         self.jobs = [type("Job", (), {"sql_execution_id": 0, "stage_ids": [s.stage_id for s in stages]})()]
 
     def longest_stages(self) -> list[StageSummary]:

@@ -96,3 +96,14 @@ def test_event_log_plans_get_their_in_list_sizes_from_the_details_the_outline_dr
     plan = parse_plan(plan_outline(text))
     _place_literals(plan, literals)
     assert [(n.operator, n.literals) for n in plan.nodes if n.literals] == [("Filter", 15000)]
+
+
+def test_an_event_logs_plan_says_when_it_funnels_into_one_partition() -> None:
+    from dgx_spark_mcp.diagnosis.eventlogs.listener import funnels_into_one_partition, plan_outline
+
+    text = ("== Physical Plan ==\nAdaptiveSparkPlan (4)\n+- Sort (3)\n   +- Exchange (2)\n      +- Scan csv  (1)\n\n\n"
+            "(1) Scan csv\nOutput [1]: [a#0]\n\n(2) Exchange\nInput [1]: [a#0]\n"
+            "Arguments: SinglePartition, REPARTITION_BY_NUM, [plan_id=12]\n\n(3) Sort\nInput [1]: [a#0]\n")
+    assert funnels_into_one_partition(text) and "Arguments" not in plan_outline(text)
+    hashed = text.replace("SinglePartition, REPARTITION_BY_NUM", "hashpartitioning(a#0, 200), ENSURE_REQUIREMENTS")
+    assert not funnels_into_one_partition(hashed)

@@ -93,6 +93,8 @@ class SqlRun:
     plan_nodes: int = 0
     gpu_plan_nodes: int = 0
     final_plan: bool = False
+    single_partition: bool = False
+    """The plan's details show an Exchange into a single partition (the outline leaves details out)."""
     plan_literals: dict[tuple[int, str], int] = field(default_factory=dict)
     """(operator id, name) -> literals of its longest INSET, from the formatted details the kept outline leaves out."""
 

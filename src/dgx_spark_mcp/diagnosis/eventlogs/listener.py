@@ -291,6 +291,7 @@ class AppLogListener:
             self.app.seen(end)
 
 
+_SINGLE_EXCHANGE = re.compile(r"^\((\d+)\) \w*Exchange\w*\n(?:[^\n]+\n)*?Arguments: SinglePartition\b", re.MULTILINE)
 _DETAILS_HEAD = re.compile(r"\((\d+)\) (\w+)")
 """A formatted plan's details block opens with its operator: ``(2) Filter [codegen id : 1]``."""
 
@@ -301,10 +302,19 @@ def plan_outline(text: str) -> str:
     return text.split("\n\n", 1)[0].rstrip()
 
 
-def _read_plan(e: Event) -> tuple[str, int, int, dict[tuple[int, str], int]]:
-    """(plan outline, nodes, GPU nodes, literals of long INSETs by operator id) of a SQL execution event."""
+def funnels_into_one_partition(text: str) -> bool:
+    """Whether a formatted plan's details show an Exchange into a single partition (``Arguments: SinglePartition``),
+    which the outline does not: a one-task stage of that query then has its reason.  (Kept apart from the outline:
+    a global count's tiny exchange into one partition is harmless, and only a stage's own figures tell.)"""
+    return "SinglePartition" in text and _SINGLE_EXCHANGE.search(text) is not None
+
+
+def _read_plan(e: Event) -> tuple[str, int, int, dict[tuple[int, str], int], bool]:
+    """(plan outline, nodes, GPU nodes, literals of long INSETs by operator id, an exchange into one partition) of a
+    SQL execution event."""
     text = text_field(e, "physicalPlanDescription") or ""
-    return plan_outline(text), *_count_plan_nodes(e.get("sparkPlanInfo")), _inset_literals(text)
+    return (plan_outline(text), *_count_plan_nodes(e.get("sparkPlanInfo")), _inset_literals(text),
+            funnels_into_one_partition(text))
 
 
 def _inset_literals(text: str) -> dict[tuple[int, str], int]:
@@ -322,9 +332,11 @@ def _inset_literals(text: str) -> dict[tuple[int, str], int]:
     return found
 
 
-def _set_plan(run: SqlRun, text: str, nodes: int, gpu_nodes: int, literals: dict[tuple[int, str], int]) -> None:
+def _set_plan(run: SqlRun, text: str, nodes: int, gpu_nodes: int, literals: dict[tuple[int, str], int],
+              single: bool) -> None:
     run.plan, run.plan_chars = text[:PLAN_CHARS_KEPT], len(text)
     run.plan_nodes, run.gpu_plan_nodes, run.plan_literals = nodes, gpu_nodes, literals
+    run.single_partition = single
     run.final_plan = "isFinalPlan=true" in text[:500]
 
 

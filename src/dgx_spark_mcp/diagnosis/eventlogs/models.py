@@ -242,6 +242,11 @@ class SqlSummary(BaseModel):
     plan_nodes: int
     gpu_plan_nodes: int
     _literals: dict[tuple[int, str], int] = PrivateAttr(default_factory=dict)
+    _single_partition: bool = PrivateAttr(default=False)
+
+    def funnels_into_one_partition(self) -> bool:
+        """The plan's details show an Exchange into a single partition (read with the event; the outline drops them)."""
+        return self._single_partition
 
     def inset_literals(self) -> dict[tuple[int, str], int]:
         """(operator id, name) -> literal values of its longest INSET: counted when the event was read, from the per-node

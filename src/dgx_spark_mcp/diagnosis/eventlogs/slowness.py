@@ -73,11 +73,13 @@ _FUNNELS = ("Coalesce", "SinglePartition", "Window", "TakeOrderedAndProject")
 
 def _funnelling_operators(analysis: EventLogAnalysis) -> dict[int, list[str]]:
     """Stage id -> the funnelling operators in the plan of the SQL execution its job ran for."""
-    plans = {sql.execution_id: sql.plan for sql in analysis.sql}
+    plans = {sql.execution_id: sql for sql in analysis.sql}
     found: dict[int, list[str]] = {}
     for job in analysis.jobs:
-        plan = plans.get(job.sql_execution_id) if job.sql_execution_id is not None else None
-        named = [op for op in _FUNNELS if plan and op in plan]
+        sql = plans.get(job.sql_execution_id) if job.sql_execution_id is not None else None
+        plan = sql.plan if sql is not None else ""
+        single = sql is not None and sql.funnels_into_one_partition()
+        named = [op for op in _FUNNELS if op in plan or (op == "SinglePartition" and single)]
         for stage_id in job.stage_ids if named else ():
             found[stage_id] = named
     return found

@@ -126,6 +126,7 @@ def sql_summary(run: SqlRun, jobs: Iterable[JobRun], last_seen: int | None) -> S
         plan_nodes=run.plan_nodes, gpu_plan_nodes=run.gpu_plan_nodes,
     )
     summary._literals = run.plan_literals
+    summary._single_partition = run.single_partition
     return summary
 
 
