@@ -20,7 +20,7 @@ from .test_accuracy_set import VOCABULARY, bench
 BLIND = Path(__file__).resolve().parents[1] / "fixtures" / "diagnosis" / "blind"
 LABELLED_SUFFIXES = {".log", ".txt", ".zstd"}
 # Floors a change may not break: the scores of the last measured run, rounded down (the note of issue 14 has them).
-FLOORS = {"tune": 0.98, "held": 0.90}
+FLOORS = {"tune": 0.97, "held": 0.90}
 
 
 class BlindLabel(BaseModel):

@@ -243,10 +243,13 @@ def test_a_gpu_plan_gets_the_findings_of_the_same_cpu_plan(settings: Settings) -
     assert found[:3] == ["cartesian_product", "broadcast_nested_loop_join", "single_partition_exchange"]
 
 
-def _driver_stage(stage: int, times_ms: list[int], fetches: list[str], finished_s: float) -> str:
-    lines = []
+def _driver_stage(stage: int, times_ms: list[int], fetches: list[str], finished_s: float, first_wave: int = 0) -> str:
+    """A stage's task lines; the first ``first_wave`` tasks start before any finishes (the rest one after another)."""
+    lines = [f"26/12/07 19:08:26 INFO Executor: Running task {n}.0 in stage {stage}.0 (TID {stage * 100 + n})"
+             for n in range(first_wave)]
     for n, (ms, fetch) in enumerate(zip(times_ms, fetches, strict=True)):
-        lines.append(f"26/12/07 19:08:26 INFO Executor: Running task {n}.0 in stage {stage}.0 (TID {stage * 100 + n})")
+        if n >= first_wave:
+            lines.append(f"26/12/07 19:08:26 INFO Executor: Running task {n}.0 in stage {stage}.0 (TID {stage * 100 + n})")
         lines.append(f"26/12/07 19:08:27 INFO ShuffleBlockFetcherIterator: Getting 8 ({fetch}) non-empty blocks including "
                      f"8 ({fetch}) local and 0 (0.0 B) host-local and 0 (0.0 B) remote blocks")
         lines.append(f"26/12/07 19:08:29 INFO TaskSetManager: Finished task {n}.0 in stage {stage}.0 (TID {stage * 100 + n}) "
@@ -267,6 +270,9 @@ def test_driver_log_task_lines_tell_skew_from_a_straggler() -> None:
                                                                     "121.6 MiB", "2.0 MiB"], 10.5)
     straggling = _driver_stage(2, [1000, 1100, 12800, 900, 1000, 1050], ["2.1 MiB"] * 6, 14.0)
     warm_up = _driver_stage(3, [3000, 2600, 800, 700, 900, 1000], ["4.0 MiB", "1.0 MiB"] + ["1.1 MiB"] * 4, 4.5)
+    # A later task far slower than the later ones, though close to the first wave's start-up: it held the stage up.
+    behind_warm_up = _driver_stage(6, [4800, 4818, 1252, 1353, 910, 928, 1186, 5968],
+                                   ["1.5 MiB"] * 7 + ["28.4 MiB"], 12.2, first_wave=2)
     single = _driver_stage(5, [19_500], ["51.5 MiB"], 19.7)
     healthy = _driver_stage(1, [1000, 1100, 1200, 900, 1000, 1050], ["2.1 MiB"] * 6, 3.0)
     found = slow_stages(task_times([(skewed + straggling + healthy).encode()]), **options)  # type: ignore[arg-type]
@@ -275,6 +281,8 @@ def test_driver_log_task_lines_tell_skew_from_a_straggler() -> None:
     assert "stage 2" in found[1][1] and "12.8 s" in found[1][1]
     assert slow_stages(task_times([healthy.encode()]), **options) == []  # type: ignore[arg-type]
     assert slow_stages(task_times([warm_up.encode()]), **options) == []  # type: ignore[arg-type]
+    [(category, said)] = slow_stages(task_times([behind_warm_up.encode()]), **options)  # type: ignore[arg-type]
+    assert category == "data_skew" and "stage 6" in said and "28.4 MiB" in said
     [(category, said)] = slow_stages(task_times([single.encode()]), **options)  # type: ignore[arg-type]
     assert category == "single_partition_exchange" and "spark.sql.shuffle.partitions=1" in said and "stage 5" in said
 
@@ -314,3 +322,19 @@ def test_rapids_fallbacks_are_one_finding_naming_each_operator_and_reason(tmp_pa
     for name in ("ShuffleExchangeExec", "ObjectHashAggregateExec", "StringIndexerAggregator", "not all expressions"):
         assert name in fallbacks[0].root_cause
     assert "ProjectExec" not in fallbacks[0].root_cause
+
+
+def test_an_event_log_stage_compares_its_longest_task_with_those_that_started_like_it() -> None:
+    from array import array
+
+    from dgx_spark_mcp.diagnosis.eventlogs.app_log import StageRun
+    from dgx_spark_mcp.diagnosis.eventlogs.summaries import stage_summary
+
+    run = StageRun(stage_id=2, attempt=0, num_tasks=6, submitted_ms=0, completed_ms=12_000)
+    # Two first-wave tasks pay start-up (4.8 s); the later ones run about 1 s, but for one of 6 s that ends last.
+    run.launch_ms = array("q", [0, 0, 4_800, 4_810, 5_800, 5_900])
+    run.task_ms = array("q", [4_800, 4_810, 1_000, 6_000, 900, 1_100])
+    summary = stage_summary(run)
+    assert (summary.task_time_max_ms, summary.task_time_runner_up_ms, summary.longest_task_ended_last) == (6_000, 1_100, True)
+    run.task_ms = array("q", [4_800, 4_900, 1_000, 1_200, 900, 1_100])  # the first wave alone is slow
+    assert (stage_summary(run).task_time_runner_up_ms, stage_summary(run).longest_task_ended_last) == (4_800, False)

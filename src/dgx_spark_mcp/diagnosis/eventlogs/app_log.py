@@ -33,6 +33,8 @@ class StageRun:
     failure_reason: str | None = None
     task_ms: array[int] = field(default_factory=lambda: array("q"))
     """Per task: finish − launch (skew, what-if)."""
+    launch_ms: array[int] = field(default_factory=lambda: array("q"))
+    """Per task: its launch time (which tasks made the stage's first wave)."""
     shuffle_read: array[int] = field(default_factory=lambda: array("q"))
     """Per task: remote + local shuffle bytes read (skew)."""
     task_data: array[int] = field(default_factory=lambda: array("q"))

@@ -205,6 +205,7 @@ class AppLogListener:
         key = (e.stage_id, e.stage_attempt)
         stage = self.stages.get(key) or self._new_stage(key)
         stage.task_ms.append(finish - launch if finish > launch else 0)
+        stage.launch_ms.append(launch)
         if stage.first_launch_ms is None or launch < stage.first_launch_ms:
             stage.first_launch_ms = launch
         if stage.last_finish_ms is None or finish > stage.last_finish_ms:

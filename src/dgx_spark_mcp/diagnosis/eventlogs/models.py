@@ -184,7 +184,10 @@ class StageSummary(DataVolumes):
     shuffle_read_max_bytes: int
     shuffle_read_median_bytes: int
     shuffle_read_skew: float | None = Field(description="Largest task shuffle read / the stage's mean (AutoTuner's measure).")
-    task_time_runner_up_ms: int = Field(default=0, description="The second longest task.")
+    task_time_runner_up_ms: int = Field(default=0, description="The longest other task that started like the longest "
+                                        "one (in the first wave, or after it).")
+    longest_task_ended_last: bool = Field(default=False, description="The longest task was the last to finish: the "
+                                          "stage waited for it.")
     task_data_max_bytes: int = Field(default=0, description="Most data one task handled: input + shuffle read + shuffle "
                                      "write bytes.")
     task_data_skew: float | None = Field(default=None, description="task_data_max_bytes / the stage's mean.")

@@ -46,9 +46,11 @@ def _matters(stage: StageSummary, app_ms: int | None, th: EventLogThresholds) ->
 
 
 def _held_up(stage: StageSummary, th: EventLogThresholds) -> bool:
-    """The longest task is far above the median and held the stage up."""
+    """The longest task is far above the median and held the stage up: it took a share of the stage, or the stage
+    waited for it (it finished last)."""
     return (stage.task_skew is not None and stage.task_skew >= th.slow_task_skew.value and stage.tasks > 1
-            and stage.task_time_max_ms >= th.slow_task_stage_share.value * (stage.duration_ms or 0))
+            and (stage.task_time_max_ms >= th.slow_task_stage_share.value * (stage.duration_ms or 0)
+                 or stage.longest_task_ended_last))
 
 
 def _skewed_data(stage: StageSummary, th: EventLogThresholds) -> bool:
@@ -92,8 +94,11 @@ def _others(count: int) -> str:
 def slow_stage_findings(analysis: EventLogAnalysis, th: EventLogThresholds) -> list[tuple[str, str, str]]:
     """(category, rule id, message) of each slowness the stages that matter show, worst stage first."""
     app_ms = analysis.app.duration_ms
-    stages = [s for s in analysis.longest_stages() or analysis.stages
-              if s.status != "failed" and _matters(s, app_ms, th)]
+    candidates = [s for s in analysis.longest_stages() or analysis.stages if s.status != "failed"]
+    stages = [s for s in candidates if _matters(s, app_ms, th)]
+    # Everything through one task does not scale with the cluster: under a plan that funnels, such a stage is named
+    # once it runs long enough to be worth a change, whatever its share of this run.
+    funnelled = [s for s in candidates if _matters(s, None, th)]
     found: list[tuple[str, str, str]] = []
 
     def worst(category: str, rule_id: str, picked: list[StageSummary], key: Callable[[StageSummary], float],
@@ -115,7 +120,12 @@ def slow_stage_findings(analysis: EventLogAnalysis, th: EventLogThresholds) -> l
         f"({_s(s.task_time_median_ms)}), without reading more data than its peers: a slow node, call or record, "
         "not data skew"))
     funnels = _funnelling_operators(analysis)
-    single = [s for s in stages if s.tasks == 1 and (s.shuffle_read_bytes > 0 or funnels.get(s.stage_id))]
+    # A one-task stage that took a share of the run, or, under an exchange into one partition or a coalesce, any
+    # that ran long enough (AQE also coalesces small shuffles into one task, harmlessly: that takes a plan's word).
+    single = [s for s in funnelled if s.tasks == 1 and (
+        (s in stages and (s.shuffle_read_bytes >= th.slow_skew_min_bytes.value or funnels.get(s.stage_id)))
+        or ("SinglePartition" in funnels.get(s.stage_id, ()) and s.shuffle_read_bytes >= th.slow_skew_min_bytes.value)
+        or "Coalesce" in funnels.get(s.stage_id, ()))]
     worst("single_partition_exchange", "eventlog.slow.one-task", single, lambda s: s.duration_ms or 0, lambda s: (
         f"{_what(s)} ran in a single task"
         + (f" that read all {_size(s.shuffle_read_bytes)} of its shuffle input" if s.shuffle_read_bytes else "")

@@ -72,6 +72,27 @@ def _ratio(top: float, base: float) -> float | None:
     return round(top / base, 2) if base > 0 else None
 
 
+def _runner_up(run: StageRun) -> int:
+    """The longest of the tasks that started like the longest one: in the stage's first wave (launched before any task
+    finished, which may pay a fresh JVM's or Python worker's start-up), or after it."""
+    times = run.task_ms
+    if len(times) < 2:
+        return 0
+    if len(run.launch_ms) != len(times):
+        return sorted(times)[-2]
+    first_finish = min(launch + ms for launch, ms in zip(run.launch_ms, times, strict=True))
+    wave = [launch < first_finish for launch in run.launch_ms]
+    top = max(range(len(times)), key=times.__getitem__)
+    return max((t for i, t in enumerate(times) if i != top and wave[i] == wave[top]), default=0)
+
+
+def _longest_ended_last(run: StageRun) -> bool:
+    if not run.task_ms or len(run.launch_ms) != len(run.task_ms):
+        return False
+    top = max(range(len(run.task_ms)), key=run.task_ms.__getitem__)
+    return run.launch_ms[top] + run.task_ms[top] >= max(l + t for l, t in zip(run.launch_ms, run.task_ms, strict=True))
+
+
 def _median(values: Sequence[int]) -> int:
     return int(statistics.median(values)) if values else 0
 
@@ -101,7 +122,7 @@ def stage_summary(run: StageRun) -> StageSummary:
         task_skew=_ratio(max(run.task_ms, default=0), _median(run.task_ms)),
         shuffle_read_max_bytes=max(reads, default=0), shuffle_read_median_bytes=_median(reads),
         shuffle_read_skew=_ratio(max(reads, default=0), shuffle_read / len(reads)) if reads else None,
-        task_time_runner_up_ms=sorted(run.task_ms)[-2] if len(run.task_ms) > 1 else 0,
+        task_time_runner_up_ms=_runner_up(run), longest_task_ended_last=_longest_ended_last(run),
         task_data_max_bytes=max(run.task_data, default=0),
         task_data_skew=_ratio(max(run.task_data), sum(run.task_data) / len(run.task_data)) if run.task_data else None,
     )

@@ -10,9 +10,9 @@ a failure, so the signature scan never stops at them; this reads them in one reg
   ... 1.2345 secs]`` (the uptime prefix is optional).
 
 The JVM is short of heap when its pauses take a large share of the time the log covers (the same share
-as the event-log analysis's GC finding, ``slow_gc_share``), or when full collections keep finding the heap
-nearly full after they ran (``slow_full_gc_count`` of them leaving it ``slow_full_gc_heap_share`` full or
-more: the live data fills the heap, and each collection frees almost nothing).
+as the event-log analysis's GC finding, ``slow_gc_share``), or when full collections that System.gc() did not
+ask for keep leaving the heap well filled (``slow_full_gc_count`` of them leaving it ``slow_full_gc_heap_share``
+full or more: the heap is less than twice the live data, and the next full collection follows soon).
 """
 
 from __future__ import annotations
@@ -69,12 +69,14 @@ def gc_pauses(data: bytes) -> GcPauses:
     found = GcPauses()
     for m in _UNIFIED.finditer(data):
         uptime, kind, _, _, a, au, c, cu, ms = m.groups()
-        found.add(uptime, kind == b"Full", m.start(), _bytes(a, au), _bytes(c, cu), float(ms))
+        asked = b"System.gc()" in data[m.start():m.end()]  # an explicit call, not a heap that ran out
+        found.add(uptime, kind == b"Full" and not asked, m.start(), _bytes(a, au), _bytes(c, cu), float(ms))
     if found.pauses:
         return found
     for m in _LEGACY.finditer(data):
         uptime, kind, _, _, a, au, c, cu, secs = m.groups()
-        found.add(uptime, kind == b"Full GC", m.start(), _bytes(a, au), _bytes(c, cu), float(secs) * 1000)
+        asked = b"System.gc()" in data[m.start():m.end()]
+        found.add(uptime, kind == b"Full GC" and not asked, m.start(), _bytes(a, au), _bytes(c, cu), float(secs) * 1000)
     return found
 
 

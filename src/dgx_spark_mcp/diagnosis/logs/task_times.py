@@ -26,8 +26,8 @@ MAX_BYTES = 64 * 1024**2
 costs about 0.4 s per 64 MiB here; a bigger driver log is left to its event log, which measures the same."""
 # One regex per line kind, each opening with a literal, so the engine skips ahead with a fast search instead
 # of trying an alternation at every byte (one alternation ran at 30 MB/s, these together at about 170 MB/s).
-_STARTED = re.compile(rb"Running task [\d.]+ in stage (\d+)\.")
-_FINISHED = re.compile(rb"Finished task [\d.]+ in stage (\d+)\.\d+ \(TID \d+\) in (\d+) ms")
+_STARTED = re.compile(rb"Running task ([\d.]+) in stage (\d+)\.")
+_FINISHED = re.compile(rb"Finished task ([\d.]+) in stage (\d+)\.\d+ \(TID \d+\) in (\d+) ms")
 _FETCHED = re.compile(rb"non-empty blocks")
 _FETCH_SIZE = re.compile(rb"Getting \d+ \(([\d.]+) (B|KiB|MiB|GiB)\) $")
 _DONE = [re.compile(kind + rb" (\d+) \([^)\n]*\) finished in ([\d.]+) (ms|s)\b")
@@ -40,8 +40,12 @@ _MIB = 1024**2
 class StageTimes:
     stage_id: int
     task_ms: list[int] = field(default_factory=list)
+    first_wave: list[bool] = field(default_factory=list)
+    """Per task time: whether the task started before any task of the stage finished (the wave that may pay a fresh
+    JVM's or Python worker's start-up)."""
     fetch_bytes: list[int] = field(default_factory=list)
     duration_ms: int | None = None
+    _early: set[bytes] = field(default_factory=set)
 
 
 def _events(data: bytes) -> list[tuple[int, str, tuple[bytes, ...]]]:
@@ -66,11 +70,14 @@ def task_times(blocks: Iterable[bytes]) -> dict[int, StageTimes]:
     for data in blocks:
         for _, kind, groups in _events(data):
             if kind == "start":
-                current = int(groups[0])
-                stages.setdefault(current, StageTimes(current))
+                current = int(groups[1])
+                started = stages.setdefault(current, StageTimes(current))
+                if not started.task_ms:
+                    started._early.add(groups[0])
             elif kind == "end":
-                stage = int(groups[0])
-                stages.setdefault(stage, StageTimes(stage)).task_ms.append(int(groups[1]))
+                ended = stages.setdefault(int(groups[1]), StageTimes(int(groups[1])))
+                ended.task_ms.append(int(groups[2]))
+                ended.first_wave.append(groups[0] in ended._early)
             elif kind == "fetch":
                 if current is not None:
                     stages[current].fetch_bytes.append(int(float(groups[0]) * _UNITS[groups[1]]))
@@ -79,6 +86,16 @@ def task_times(blocks: Iterable[bytes]) -> dict[int, StageTimes]:
                 ms = value * 1000 if groups[2] == b"s" else value
                 stages.setdefault(stage, StageTimes(stage)).duration_ms = int(ms)
     return stages
+
+
+def _runner_up(times: list[int], first_wave: list[bool]) -> int:
+    """The longest of the tasks that started like the longest one (in the first wave, or after it): a task slow only
+    because it paid start-up is compared with the others that did, a later one with the later ones."""
+    if len(first_wave) != len(times):
+        return sorted(times)[-2]
+    top = max(range(len(times)), key=times.__getitem__)
+    peers = [t for i, t in enumerate(times) if i != top and first_wave[i] == first_wave[top]]
+    return max(peers, default=0)
 
 
 def slow_stages(stages: dict[int, StageTimes], *, task_skew: float, stage_share: float, min_stage_ms: int,
@@ -99,8 +116,11 @@ def slow_stages(stages: dict[int, StageTimes], *, task_skew: float, stage_share:
         if len(times) < 3:
             continue
         longest, median = max(times), statistics.median(times)
-        runner_up = sorted(times)[-2]
-        if median <= 0 or duration < min_stage_ms or longest / median < task_skew or longest < stage_share * duration:
+        runner_up = _runner_up(times, stage.first_wave)
+        # Held up: it took a share of the stage, or it finished last (the stage waited for it: the lines come in
+        # the order tasks finish).
+        held_up = longest >= stage_share * duration or times[-1] == longest
+        if median <= 0 or duration < min_stage_ms or longest / median < task_skew or not held_up:
             continue
         if longest < standout * runner_up:
             continue  # one of a few alike (a first wave that paid start-up): a fetch's size is too loose a clue here
